@@ -1,0 +1,15 @@
+//! podroute's BGP speaker as a library.
+//!
+//! Sans-IO by design (see `shared/DESIGN.md`): nothing in this crate opens a
+//! socket, spawns a task or reads a clock. Bytes and time come in as
+//! arguments, bytes and deadlines go out as values. That keeps the protocol
+//! deterministic, testable in microseconds and fuzzable end to end.
+//!
+//! - [`types`]: the newtypes every layer shares (AS numbers, router IDs,
+//!   address families, prefixes, communities).
+//! - [`wire`]: every BGP-4 message, parsed and emitted symmetrically, with
+//!   errors that already know their NOTIFICATION or RFC 7606 action.
+#![forbid(unsafe_code)]
+
+pub mod types;
+pub mod wire;
