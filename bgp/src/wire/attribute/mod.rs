@@ -178,6 +178,7 @@ pub enum AttrValue {
     ExtendedCommunities(Vec<ExtCommunity>),
     As4Path(AsPath),
     As4Aggregator(Aggregator),
+    #[serde(rename = "LARGE_COMMUNITY")]
     LargeCommunities(Vec<LargeCommunity>),
     Otc(Asn),
     /// An attribute without a typed decoder, octets as received.

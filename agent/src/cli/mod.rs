@@ -1,0 +1,45 @@
+//! Command-line layout: flags parsed by clap into raw values, turned into
+//! validated settings by each subcommand, then run. One file per command.
+
+mod decode;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Kubernetes node routing over BGP, without encapsulation.
+#[derive(Debug, Parser)]
+#[command(name = "podroute", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// BGP tools that work offline, on bytes.
+    #[command(subcommand)]
+    Bgp(BgpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BgpCommand {
+    /// Decode BGP messages from hex or from a raw TCP payload dump.
+    Decode(decode::DecodeArgs),
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bgp(BgpCommand::Decode(args)) => decode::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("podroute: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
