@@ -161,3 +161,28 @@ fn a_closed_pipe_is_not_an_error() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn hints_name_the_missing_session_flags() {
+    // An OPEN offering ADD-PATH send for IPv4 (capability 69, mode 2).
+    let open =
+        "ffffffffffffffffffffffffffffffff 0025 01 04 fde9 00b4 c0000201 08 02 06 4504 0001 01 02";
+    let o = podroute(&["bgp", "decode", open], None);
+    assert!(o.status.success());
+    assert!(
+        text(&o)
+            .contains("hint: the OPEN offers to send ADD-PATH path identifiers for ipv4-unicast")
+    );
+    // An UPDATE longer than 4096 octets without --extended-message.
+    let big = format!(
+        "ffffffffffffffffffffffffffffffff 1388 02 {}",
+        "00".repeat(5000 - 19)
+    );
+    let o = podroute(&["bgp", "decode", &big], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("decode with --extended-message"),
+        "{}",
+        text(&o)
+    );
+}

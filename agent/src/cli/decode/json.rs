@@ -13,6 +13,7 @@ pub(super) fn print(
     ctx: &SessionContext,
     as4: As4Source,
     entries: &[Entry<'_>],
+    hints: &[String],
 ) -> anyhow::Result<()> {
     let fams = |s: bgp::types::FamilySet| s.iter().map(|f| f.to_string()).collect::<Vec<_>>();
     let context = json!({
@@ -27,7 +28,7 @@ pub(super) fn print(
         "extended_message": ctx.extended_message,
     });
     let messages: Vec<serde_json::Value> = entries.iter().map(entry).collect::<Result<_, _>>()?;
-    let doc = json!({ "context": context, "messages": messages });
+    let doc = json!({ "context": context, "messages": messages, "hints": hints });
     outln!(out, "{}", serde_json::to_string_pretty(&doc)?)
 }
 

@@ -1,5 +1,6 @@
 //! `podroute bgp decode`: BGP messages from a capture, made readable.
 
+mod hints;
 mod input;
 mod json;
 mod text;
@@ -115,11 +116,13 @@ pub(crate) fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
         .filter(|e| !matches!(e.item, StreamItem::Message { result: Ok(_), .. }))
         .count();
 
+    let hints = hints::for_entries(&ctx, as4_source, &entries);
+
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.output {
-        Format::Text => text::print(&mut out, &ctx, as4_source, &entries)?,
-        Format::Json => json::print(&mut out, &ctx, as4_source, &entries)?,
+        Format::Text => text::print(&mut out, &ctx, as4_source, &entries, &hints)?,
+        Format::Json => json::print(&mut out, &ctx, as4_source, &entries, &hints)?,
     }
     out.flush().context("writing output")?;
 

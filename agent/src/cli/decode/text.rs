@@ -20,6 +20,7 @@ pub(super) fn print(
     ctx: &SessionContext,
     as4: As4Source,
     entries: &[Entry<'_>],
+    hints: &[String],
 ) -> anyhow::Result<()> {
     outln!(out, "session context: {}", describe_context(ctx, as4))?;
     for e in entries {
@@ -67,6 +68,12 @@ pub(super) fn print(
                     ),
                 )?;
             }
+        }
+    }
+    if !hints.is_empty() {
+        outln!(out)?;
+        for h in hints {
+            outln!(out, "hint: {h}")?;
         }
     }
     Ok(())
