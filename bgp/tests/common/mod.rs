@@ -1,6 +1,8 @@
 //! Helpers shared by the wire tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fuzz_checks;
+
 use bgp::wire::{Frame, HEADER_LEN, Message, SessionContext, frame};
 
 /// Hex with any whitespace, `0x` prefixes, `:` or `,` separators.
