@@ -36,8 +36,11 @@ fn decodes_hex_arguments() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = text(&o);
     assert!(out.contains("#1 UPDATE, 47 octets at offset 0"), "{out}");
-    assert!(out.contains("AS_PATH             65001"), "{out}");
-    assert!(out.contains("NLRI (1)            10.244.1.0/24"), "{out}");
+    assert!(out.contains("AS_PATH                 65001"), "{out}");
+    assert!(
+        out.contains("NLRI (1)                10.244.1.0/24"),
+        "{out}"
+    );
 }
 
 #[test]

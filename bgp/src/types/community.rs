@@ -147,7 +147,8 @@ impl FromStr for LargeCommunity {
 /// An extended community (RFC 4360): 8 octets, type and sub-type first.
 ///
 /// Kept as raw octets so every type round-trips; the common ones are named
-/// when printed (RFC 4360 §4/§5, RFC 5668, RFC 7153).
+/// when printed, the way vtysh and gobgp write them (`RT:65000:1`,
+/// `SoO:192.0.2.1:7`; RFC 4360 §4/§5, RFC 5668, RFC 7153).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ExtCommunity(pub [u8; 8]);
 
@@ -189,25 +190,25 @@ impl fmt::Display for ExtCommunity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = &self.0;
         let kind = match b[1] {
-            Self::SUBTYPE_ROUTE_TARGET => Some("rt"),
-            Self::SUBTYPE_ROUTE_ORIGIN => Some("soo"),
+            Self::SUBTYPE_ROUTE_TARGET => Some("RT"),
+            Self::SUBTYPE_ROUTE_ORIGIN => Some("SoO"),
             _ => None,
         };
         let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
         let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         match (b[0] & !0x40, kind) {
-            (0x00, Some(k)) => write!(f, "{k} {}:{}", u16_at(2), u32_at(4)),
+            (0x00, Some(k)) => write!(f, "{k}:{}:{}", u16_at(2), u32_at(4)),
             (0x01, Some(k)) => write!(
                 f,
-                "{k} {}:{}",
+                "{k}:{}:{}",
                 Ipv4Addr::new(b[2], b[3], b[4], b[5]),
                 u16_at(6)
             ),
-            (0x02, Some(k)) => write!(f, "{k} {}:{}", u32_at(2), u16_at(6)),
+            (0x02, Some(k)) => write!(f, "{k}:{}:{}", u32_at(2), u16_at(6)),
             // RFC 7153 / draft-ietf-idr-link-bandwidth: 2-octet AS + IEEE float bytes/s.
             (0x00, None) if b[1] == 0x04 => write!(
                 f,
-                "lb {}:{}",
+                "LB:{}:{}",
                 u16_at(2),
                 f32::from_be_bytes([b[4], b[5], b[6], b[7]])
             ),
@@ -285,11 +286,11 @@ mod tests {
     fn extended_communities_are_named() {
         assert_eq!(
             ExtCommunity::route_target(65000, 1).to_string(),
-            "rt 65000:1"
+            "RT:65000:1"
         );
         assert_eq!(
             ExtCommunity::route_target(4_200_000_001, 7).to_string(),
-            "rt 4200000001:7"
+            "RT:4200000001:7"
         );
         assert_eq!(
             ExtCommunity([0x80, 0x06, 0, 0, 0, 0, 0, 0]).to_string(),

@@ -12,7 +12,7 @@ use bgp::wire::{
 use super::{As4Source, Entry, outln};
 
 const INDENT: &str = "    ";
-const LABEL: usize = 20;
+const LABEL: usize = 24;
 const WIDTH: usize = 100;
 
 pub(super) fn print(
