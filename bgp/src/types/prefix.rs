@@ -57,6 +57,7 @@ macro_rules! ip_prefix {
             /// The network with `len` bits, from at most `len.div_ceil(8)`
             /// leading octets (the NLRI encoding); trailing bits are cleared
             /// because RFC 4271 §4.3 calls them irrelevant.
+            #[inline]
             pub(crate) fn from_leading_octets(len: u8, octets: &[u8]) -> Self {
                 let mut addr = [0u8; $octets];
                 let n = octets.len().min($octets);
@@ -69,16 +70,27 @@ macro_rules! ip_prefix {
                 if len == 0 { 0 } else { <$bits>::MAX << (Self::MAX_LEN - len) }
             }
 
+            #[inline]
             pub fn addr(&self) -> $addr {
                 <$addr>::from(self.addr)
             }
 
             #[allow(clippy::len_without_is_empty)]
+            #[inline]
             pub fn len(&self) -> u8 {
                 self.len
             }
 
+            /// The whole address; octets past the prefix length are zero
+            /// (canonical by construction), so copying all of it and keeping
+            /// the significant part is the same as copying that part.
+            #[inline]
+            pub(crate) fn address_octets(&self) -> &[u8; $octets] {
+                &self.addr
+            }
+
             /// The octets a BGP NLRI carries for this prefix.
+            #[inline]
             pub fn significant_octets(&self) -> &[u8] {
                 &self.addr[..usize::from(self.len).div_ceil(8)]
             }

@@ -13,7 +13,7 @@ use super::attribute::{AttrFlags, AttrType, AttrValue, Attribute, NextHop, PathA
 use super::context::SessionContext;
 use super::error::EncodeError;
 use super::header::{HEADER_LEN, MessageType, encode_header};
-use super::nlri::{Nlri, WirePrefix, check_path_ids, encode_nlri, nlri_len};
+use super::nlri::{Nlri, WirePrefix, check_path_ids, encode_nlri_list, nlri_len};
 use crate::types::{Afi, Family};
 
 /// MP attribute header: flags, type, two-octet length (always extended, so
@@ -73,6 +73,7 @@ impl UpdatePacker {
         if !family.is_ip_prefix() {
             return Err(EncodeError::NotAnIpFamily { family });
         }
+        let mut lens = Vec::with_capacity(attrs.len());
         for a in attrs {
             let t = a.value.attr_type();
             if matches!(
@@ -81,23 +82,24 @@ impl UpdatePacker {
             ) {
                 return Err(EncodeError::AttributeNotAllowed(t));
             }
-            a.check_encodable(&self.ctx)?;
+            lens.push(a.checked_value_len(&self.ctx)?);
         }
-        let mut attrs_out = Vec::with_capacity(attrs.encoded_len(&self.ctx) + 7);
+        let attrs_len: usize = lens.iter().map(|l| l + 4).sum();
+        let mut attrs_out = Vec::with_capacity(attrs_len + 7);
         match (family == Family::IPV4_UNICAST, next_hop) {
             (true, NextHop::V4(addr)) => {
                 // NEXT_HOP in type-code order among the others.
                 let nh = Attribute::new(AttrValue::NextHop(addr));
                 let mut placed = false;
-                for a in attrs {
+                for (a, len) in attrs.iter().zip(&lens) {
                     if !placed && a.value.type_code() > u8::from(AttrType::NextHop) {
-                        nh.encode(&self.ctx, &mut attrs_out);
+                        nh.encode(4, &self.ctx, &mut attrs_out);
                         placed = true;
                     }
-                    a.encode(&self.ctx, &mut attrs_out);
+                    a.encode(*len, &self.ctx, &mut attrs_out);
                 }
                 if !placed {
-                    nh.encode(&self.ctx, &mut attrs_out);
+                    nh.encode(4, &self.ctx, &mut attrs_out);
                 }
                 Ok(EncodedAttributes {
                     family,
@@ -117,9 +119,9 @@ impl UpdatePacker {
                     }
                     _ => {}
                 }
-                attrs
-                    .iter()
-                    .for_each(|a| a.encode(&self.ctx, &mut attrs_out));
+                for (a, len) in attrs.iter().zip(&lens) {
+                    a.encode(*len, &self.ctx, &mut attrs_out);
+                }
                 let mut head = Vec::with_capacity(37);
                 head.put_u16(family.afi.0);
                 head.put_u8(family.safi.0);
@@ -177,7 +179,7 @@ impl UpdatePacker {
                     out.put_slice(head);
                 }
             }
-            entries.iter().for_each(|n| encode_nlri(n, out));
+            encode_nlri_list(entries, out);
             if attrs.mp_head.is_some() {
                 out.put_slice(&attrs.attrs);
             }
@@ -205,7 +207,7 @@ impl UpdatePacker {
             encode_header(out, fixed + nlri_bytes, MessageType::Update);
             if classic {
                 out.put_u16(nlri_bytes as u16);
-                entries.iter().for_each(|n| encode_nlri(n, out));
+                encode_nlri_list(entries, out);
                 out.put_u16(0);
             } else {
                 out.put_u16(0);
@@ -213,7 +215,7 @@ impl UpdatePacker {
                 put_mp_header(out, AttrType::MpUnreachNlri, 3 + nlri_bytes);
                 out.put_u16(family.afi.0);
                 out.put_u8(family.safi.0);
-                entries.iter().for_each(|n| encode_nlri(n, out));
+                encode_nlri_list(entries, out);
             }
             messages += 1;
         }

@@ -109,12 +109,25 @@ impl Message {
     /// Octets the message takes on the wire under `ctx`, after checking
     /// that it can be encoded at all.
     pub fn encoded_len(&self, ctx: &SessionContext) -> Result<usize, EncodeError> {
-        let body = match self {
-            Message::Open(o) => o.body_len()?,
-            Message::Update(u) => u.body_len(ctx)?,
-            Message::Notification(n) => n.body_len(),
-            Message::Keepalive => 0,
-            Message::RouteRefresh(r) => r.body_len(),
+        self.plan(ctx).map(|(len, _)| len)
+    }
+
+    /// Checks and measures once. An UPDATE's measurements are kept for
+    /// writing it, so its prefix lists are walked once to measure and once
+    /// to write.
+    fn plan(
+        &self,
+        ctx: &SessionContext,
+    ) -> Result<(usize, Option<update::UpdatePlan>), EncodeError> {
+        let (body, plan) = match self {
+            Message::Update(u) => {
+                let plan = u.plan(ctx)?;
+                (plan.body, Some(plan))
+            }
+            Message::Open(o) => (o.body_len()?, None),
+            Message::Notification(n) => (n.body_len(), None),
+            Message::Keepalive => (0, None),
+            Message::RouteRefresh(r) => (r.body_len(), None),
         };
         let len = HEADER_LEN + body;
         // RFC 8654 §4: OPEN and KEEPALIVE stay within 4096 octets.
@@ -125,7 +138,7 @@ impl Message {
         if len > max {
             return Err(EncodeError::MessageTooLong { length: len, max });
         }
-        Ok(len)
+        Ok((len, plan))
     }
 
     /// Appends the message to `out` and returns its length.
@@ -134,11 +147,15 @@ impl Message {
         ctx: &SessionContext,
         out: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
-        let len = self.encoded_len(ctx)?;
+        let (len, plan) = self.plan(ctx)?;
         header::encode_header(out, len, self.msg_type());
         match self {
             Message::Open(o) => o.encode_body(out),
-            Message::Update(u) => u.encode_body(ctx, out),
+            Message::Update(u) => {
+                if let Some(plan) = plan {
+                    u.encode_body(&plan, ctx, out);
+                }
+            }
             Message::Notification(n) => n.encode_body(out),
             Message::Keepalive => {}
             Message::RouteRefresh(r) => r.encode_body(out),

@@ -47,6 +47,8 @@ pub trait WirePrefix: Copy + sealed::Sealed {
     fn from_wire(len: u8, octets: &[u8]) -> Self;
     fn prefix_len(&self) -> u8;
     fn octets(&self) -> &[u8];
+    /// The whole address, zero past the prefix length.
+    fn address_octets(&self) -> &[u8];
 }
 
 mod sealed {
@@ -59,16 +61,24 @@ impl WirePrefix for Ipv4Prefix {
     const MAX_LEN: u8 = 32;
     const UNICAST: Family = Family::IPV4_UNICAST;
 
+    #[inline]
     fn from_wire(len: u8, octets: &[u8]) -> Self {
         Ipv4Prefix::from_leading_octets(len, octets)
     }
 
+    #[inline]
     fn prefix_len(&self) -> u8 {
         self.len()
     }
 
+    #[inline]
     fn octets(&self) -> &[u8] {
         self.significant_octets()
+    }
+
+    #[inline]
+    fn address_octets(&self) -> &[u8] {
+        Self::address_octets(self)
     }
 }
 
@@ -76,16 +86,24 @@ impl WirePrefix for Ipv6Prefix {
     const MAX_LEN: u8 = 128;
     const UNICAST: Family = Family::IPV6_UNICAST;
 
+    #[inline]
     fn from_wire(len: u8, octets: &[u8]) -> Self {
         Ipv6Prefix::from_leading_octets(len, octets)
     }
 
+    #[inline]
     fn prefix_len(&self) -> u8 {
         self.len()
     }
 
+    #[inline]
     fn octets(&self) -> &[u8] {
         self.significant_octets()
+    }
+
+    #[inline]
+    fn address_octets(&self) -> &[u8] {
+        Self::address_octets(self)
     }
 }
 
@@ -131,40 +149,81 @@ pub(crate) fn decode_nlri<P: WirePrefix>(
 }
 
 /// Octets one entry takes on the wire.
+#[inline]
 pub(crate) fn nlri_len<P: WirePrefix>(n: &Nlri<P>) -> usize {
-    1 + n.prefix.octets().len() + if n.path_id.is_some() { 4 } else { 0 }
+    1 + usize::from(n.prefix.prefix_len()).div_ceil(8) + if n.path_id.is_some() { 4 } else { 0 }
 }
 
 pub(crate) fn nlri_list_len<P: WirePrefix>(list: &[Nlri<P>]) -> usize {
     list.iter().map(nlri_len).sum()
 }
 
-/// Checks that every entry carries a path identifier exactly when the
-/// session sends them for `family`.
+/// The octets `list` takes on the wire, checking in the same pass that
+/// every entry carries a path identifier exactly when the session sends
+/// them for `family`.
+pub(crate) fn checked_list_len<P: WirePrefix>(
+    list: &[Nlri<P>],
+    family: Family,
+    add_path: bool,
+) -> Result<usize, EncodeError> {
+    let mut len = 0;
+    let mut mismatch = false;
+    for n in list {
+        len += nlri_len(n);
+        mismatch |= n.path_id.is_some() != add_path;
+    }
+    match (mismatch, add_path) {
+        (false, _) => Ok(len),
+        (true, true) => Err(EncodeError::PathIdMissing { family }),
+        (true, false) => Err(EncodeError::PathIdUnexpected { family }),
+    }
+}
+
+/// Checks path identifiers as [`checked_list_len`] does.
 pub(crate) fn check_path_ids<P: WirePrefix>(
     list: &[Nlri<P>],
     family: Family,
     add_path: bool,
 ) -> Result<(), EncodeError> {
-    match list.iter().find(|n| n.path_id.is_some() != add_path) {
-        None => Ok(()),
-        Some(_) if add_path => Err(EncodeError::PathIdMissing { family }),
-        Some(_) => Err(EncodeError::PathIdUnexpected { family }),
-    }
+    checked_list_len(list, family, add_path).map(|_| ())
 }
 
-pub(crate) fn encode_nlri<P: WirePrefix>(n: &Nlri<P>, out: &mut impl BufMut) {
-    if let Some(PathId(id)) = n.path_id {
-        out.put_u32(id);
-    }
-    out.put_u8(n.prefix.prefix_len());
-    out.put_slice(n.prefix.octets());
-}
-
+/// Writes the entries. Long lists are gathered in a stack buffer with
+/// fixed-size copies of the whole address (octets past the prefix length
+/// are zero, and the next entry overwrites them), then written in one
+/// `put_slice`: per-prefix variable-length copies into the output cost
+/// several times more. Short lists go straight out, as clearing the buffer
+/// would cost more than it saves.
 pub(crate) fn encode_nlri_list<P: WirePrefix>(list: &[Nlri<P>], out: &mut impl BufMut) {
-    for n in list {
-        encode_nlri(n, out);
+    const LONGEST: usize = 4 + 1 + 16;
+    if list.len() <= 8 {
+        for n in list {
+            if let Some(PathId(id)) = n.path_id {
+                out.put_u32(id);
+            }
+            out.put_u8(n.prefix.prefix_len());
+            out.put_slice(n.prefix.octets());
+        }
+        return;
     }
+    let mut buf = [0u8; 1024];
+    let mut used = 0;
+    for n in list {
+        if used + LONGEST > buf.len() {
+            out.put_slice(&buf[..used]);
+            used = 0;
+        }
+        if let Some(PathId(id)) = n.path_id {
+            buf[used..used + 4].copy_from_slice(&id.to_be_bytes());
+            used += 4;
+        }
+        let len = n.prefix.prefix_len();
+        let address = n.prefix.address_octets();
+        buf[used] = len;
+        buf[used + 1..used + 1 + address.len()].copy_from_slice(address);
+        used += 1 + usize::from(len).div_ceil(8);
+    }
+    out.put_slice(&buf[..used]);
 }
 
 #[cfg(test)]

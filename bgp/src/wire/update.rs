@@ -4,10 +4,10 @@ use bytes::BufMut;
 use serde::Serialize;
 
 use super::attribute::decode::decode_attributes;
-use super::attribute::{AttrType, AttrValue, Attribute, MpUnreach, PathAttributes};
+use super::attribute::{AttrType, AttrValue, Attribute, AttributesPlan, MpUnreach, PathAttributes};
 use super::context::SessionContext;
 use super::error::{Action, EncodeError, Fault, Malformation, UpdateError, UpdatePart};
-use super::nlri::{Nlri, check_path_ids, decode_nlri, encode_nlri_list, nlri_list_len};
+use super::nlri::{Nlri, checked_list_len, decode_nlri, encode_nlri_list};
 use super::notification::UpdateSubcode;
 use crate::types::{Family, Ipv4Prefix};
 
@@ -100,14 +100,17 @@ impl Update {
         }
     }
 
-    pub(crate) fn body_len(&self, ctx: &SessionContext) -> Result<usize, EncodeError> {
+    /// Checks the message can be sent on this session and measures it,
+    /// walking each prefix list once.
+    pub(crate) fn plan(&self, ctx: &SessionContext) -> Result<UpdatePlan, EncodeError> {
         let add_path = ctx.add_path_send.contains(Family::IPV4_UNICAST);
-        check_path_ids(&self.withdrawn, Family::IPV4_UNICAST, add_path)?;
-        check_path_ids(&self.nlri, Family::IPV4_UNICAST, add_path)?;
-        self.attributes.check_encodable(ctx)?;
-        let withdrawn = nlri_list_len(&self.withdrawn);
-        let attrs = self.attributes.encoded_len(ctx);
-        for (what, length) in [("withdrawn routes", withdrawn), ("path attributes", attrs)] {
+        let withdrawn = checked_list_len(&self.withdrawn, Family::IPV4_UNICAST, add_path)?;
+        let nlri = checked_list_len(&self.nlri, Family::IPV4_UNICAST, add_path)?;
+        let attributes = self.attributes.plan(ctx)?;
+        for (what, length) in [
+            ("withdrawn routes", withdrawn),
+            ("path attributes", attributes.total),
+        ] {
             if length > usize::from(u16::MAX) {
                 return Err(EncodeError::FieldTooLong {
                     what,
@@ -116,17 +119,34 @@ impl Update {
                 });
             }
         }
-        Ok(4 + withdrawn + attrs + nlri_list_len(&self.nlri))
+        Ok(UpdatePlan {
+            withdrawn,
+            attributes,
+            body: 4 + withdrawn + attributes.total + nlri,
+        })
     }
 
-    /// Writes the body; [`body_len`](Self::body_len) must have succeeded.
-    pub(crate) fn encode_body(&self, ctx: &SessionContext, out: &mut impl BufMut) {
-        out.put_u16(nlri_list_len(&self.withdrawn) as u16);
+    /// Writes the body measured by [`plan`](Self::plan).
+    pub(crate) fn encode_body(
+        &self,
+        plan: &UpdatePlan,
+        ctx: &SessionContext,
+        out: &mut impl BufMut,
+    ) {
+        out.put_u16(plan.withdrawn as u16);
         encode_nlri_list(&self.withdrawn, out);
-        out.put_u16(self.attributes.encoded_len(ctx) as u16);
-        self.attributes.encode(ctx, out);
+        out.put_u16(plan.attributes.total as u16);
+        self.attributes.encode(&plan.attributes, ctx, out);
         encode_nlri_list(&self.nlri, out);
     }
+}
+
+/// The lengths of an UPDATE, measured once before it is written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpdatePlan {
+    withdrawn: usize,
+    attributes: AttributesPlan,
+    pub(crate) body: usize,
 }
 
 fn split_u16_prefixed(buf: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -151,11 +171,9 @@ fn check_mandatory(update: &Update, faults: &mut Vec<Malformation>) {
     if !update.has_reachable() {
         return;
     }
-    let mut required = vec![AttrType::Origin, AttrType::AsPath];
-    if !update.nlri.is_empty() {
-        required.push(AttrType::NextHop);
-    }
-    for t in required {
+    let classic = !update.nlri.is_empty();
+    let required = [AttrType::Origin, AttrType::AsPath, AttrType::NextHop];
+    for t in required.into_iter().take(if classic { 3 } else { 2 }) {
         let already_faulted = faults.iter().any(|f| f.part == UpdatePart::Attribute(t));
         if !update.attributes.contains(t) && !already_faulted {
             faults.push(Malformation::new(

@@ -194,28 +194,30 @@ impl AttrValue {
         AttrType::from(self.type_code())
     }
 
+    #[inline]
     pub fn type_code(&self) -> u8 {
-        let t = match self {
-            AttrValue::Origin(_) => AttrType::Origin,
-            AttrValue::AsPath(_) => AttrType::AsPath,
-            AttrValue::NextHop(_) => AttrType::NextHop,
-            AttrValue::MultiExitDisc(_) => AttrType::MultiExitDisc,
-            AttrValue::LocalPref(_) => AttrType::LocalPref,
-            AttrValue::AtomicAggregate => AttrType::AtomicAggregate,
-            AttrValue::Aggregator(_) => AttrType::Aggregator,
-            AttrValue::Communities(_) => AttrType::Communities,
-            AttrValue::OriginatorId(_) => AttrType::OriginatorId,
-            AttrValue::ClusterList(_) => AttrType::ClusterList,
-            AttrValue::MpReachNlri(_) => AttrType::MpReachNlri,
-            AttrValue::MpUnreachNlri(_) => AttrType::MpUnreachNlri,
-            AttrValue::ExtendedCommunities(_) => AttrType::ExtendedCommunities,
-            AttrValue::As4Path(_) => AttrType::As4Path,
-            AttrValue::As4Aggregator(_) => AttrType::As4Aggregator,
-            AttrValue::LargeCommunities(_) => AttrType::LargeCommunities,
-            AttrValue::Otc(_) => AttrType::Otc,
-            AttrValue::Other { type_code, .. } => return *type_code,
-        };
-        t.into()
+        // Literal codes (checked against AttrType by a test): this runs for
+        // every attribute of every message encoded.
+        match self {
+            AttrValue::Origin(_) => 1,
+            AttrValue::AsPath(_) => 2,
+            AttrValue::NextHop(_) => 3,
+            AttrValue::MultiExitDisc(_) => 4,
+            AttrValue::LocalPref(_) => 5,
+            AttrValue::AtomicAggregate => 6,
+            AttrValue::Aggregator(_) => 7,
+            AttrValue::Communities(_) => 8,
+            AttrValue::OriginatorId(_) => 9,
+            AttrValue::ClusterList(_) => 10,
+            AttrValue::MpReachNlri(_) => 14,
+            AttrValue::MpUnreachNlri(_) => 15,
+            AttrValue::ExtendedCommunities(_) => 16,
+            AttrValue::As4Path(_) => 17,
+            AttrValue::As4Aggregator(_) => 18,
+            AttrValue::LargeCommunities(_) => 32,
+            AttrValue::Otc(_) => 35,
+            AttrValue::Other { type_code, .. } => *type_code,
+        }
     }
 
     /// The flags RFC 4271 §5 (and each attribute's RFC) assigns; what we
@@ -336,8 +338,14 @@ impl Attribute {
         self.flags.is_extended_length() || value_len > 255
     }
 
-    pub(crate) fn check_encodable(&self, ctx: &SessionContext) -> Result<(), EncodeError> {
-        let len = self.value.value_len(ctx);
+    /// Checks the attribute can be sent on this session and returns its
+    /// value length (NLRI are walked once).
+    pub(crate) fn checked_value_len(&self, ctx: &SessionContext) -> Result<usize, EncodeError> {
+        let len = match &self.value {
+            AttrValue::MpReachNlri(m) => m.checked_len(ctx)?,
+            AttrValue::MpUnreachNlri(m) => m.checked_len(ctx)?,
+            v => v.value_len(ctx),
+        };
         if len > usize::from(u16::MAX) {
             return Err(EncodeError::FieldTooLong {
                 what: "a path attribute",
@@ -345,18 +353,22 @@ impl Attribute {
                 max: usize::from(u16::MAX),
             });
         }
-        match &self.value {
-            AttrValue::MpReachNlri(m) => m.check_encodable(ctx),
-            AttrValue::MpUnreachNlri(m) => m.check_encodable(ctx),
-            _ => Ok(()),
+        Ok(len)
+    }
+
+    /// Octets of the header for a value of `value_len` octets.
+    fn header_len(&self, value_len: usize) -> usize {
+        if self.uses_extended_length(value_len) {
+            4
+        } else {
+            3
         }
     }
 
     /// Writes the attribute. The extended-length bit is kept as received
-    /// and forced on when the value needs it. Call
-    /// [`check_encodable`](Self::check_encodable) first.
-    pub(crate) fn encode(&self, ctx: &SessionContext, out: &mut impl BufMut) {
-        let len = self.value.value_len(ctx);
+    /// and forced on when the value needs it. `len` comes from
+    /// [`checked_value_len`](Self::checked_value_len).
+    pub(crate) fn encode(&self, len: usize, ctx: &SessionContext, out: &mut impl BufMut) {
         let ext = self.uses_extended_length(len);
         let flags = if ext {
             self.flags.0 | AttrFlags::EXTENDED_LENGTH
@@ -470,17 +482,50 @@ impl PathAttributes {
         )
     }
 
-    pub(crate) fn encoded_len(&self, ctx: &SessionContext) -> usize {
-        self.0.iter().map(|a| a.encoded_len(ctx)).sum()
+    /// Checks every attribute and measures each once, for
+    /// [`encode`](Self::encode).
+    pub(crate) fn plan(&self, ctx: &SessionContext) -> Result<AttributesPlan, EncodeError> {
+        let mut plan = AttributesPlan {
+            value_lens: [0; AttributesPlan::KEPT],
+            total: 0,
+        };
+        for (i, a) in self.0.iter().enumerate() {
+            let len = a.checked_value_len(ctx)?;
+            if let Some(slot) = plan.value_lens.get_mut(i) {
+                *slot = len as u16;
+            }
+            plan.total += a.header_len(len) + len;
+        }
+        Ok(plan)
     }
 
-    pub(crate) fn check_encodable(&self, ctx: &SessionContext) -> Result<(), EncodeError> {
-        self.0.iter().try_for_each(|a| a.check_encodable(ctx))
+    pub(crate) fn encode(
+        &self,
+        plan: &AttributesPlan,
+        ctx: &SessionContext,
+        out: &mut impl BufMut,
+    ) {
+        for (i, a) in self.0.iter().enumerate() {
+            let len = match plan.value_lens.get(i) {
+                Some(len) => usize::from(*len),
+                None => a.value.value_len(ctx),
+            };
+            a.encode(len, ctx, out);
+        }
     }
+}
 
-    pub(crate) fn encode(&self, ctx: &SessionContext, out: &mut impl BufMut) {
-        self.0.iter().for_each(|a| a.encode(ctx, out));
-    }
+/// Attribute lengths measured once per encode, on the stack for the first
+/// few attributes (an UPDATE rarely has more); later ones are measured
+/// again when written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttributesPlan {
+    value_lens: [u16; Self::KEPT],
+    pub(crate) total: usize,
+}
+
+impl AttributesPlan {
+    const KEPT: usize = 16;
 }
 
 impl FromIterator<AttrValue> for PathAttributes {
@@ -495,5 +540,59 @@ impl<'a> IntoIterator for &'a PathAttributes {
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_codes_match_the_registry_names() {
+        let values = [
+            (AttrValue::Origin(Origin::Igp), AttrType::Origin),
+            (AttrValue::AsPath(AsPath::empty()), AttrType::AsPath),
+            (AttrValue::NextHop(Ipv4Addr::LOCALHOST), AttrType::NextHop),
+            (AttrValue::MultiExitDisc(0), AttrType::MultiExitDisc),
+            (AttrValue::LocalPref(0), AttrType::LocalPref),
+            (AttrValue::AtomicAggregate, AttrType::AtomicAggregate),
+            (
+                AttrValue::Aggregator(Aggregator {
+                    asn: Asn::new(1),
+                    address: Ipv4Addr::LOCALHOST,
+                }),
+                AttrType::Aggregator,
+            ),
+            (AttrValue::Communities(vec![]), AttrType::Communities),
+            (
+                AttrValue::OriginatorId(Ipv4Addr::LOCALHOST),
+                AttrType::OriginatorId,
+            ),
+            (AttrValue::ClusterList(vec![]), AttrType::ClusterList),
+            (
+                AttrValue::MpUnreachNlri(MpUnreach::end_of_rib(crate::types::Family::IPV6_UNICAST)),
+                AttrType::MpUnreachNlri,
+            ),
+            (
+                AttrValue::ExtendedCommunities(vec![]),
+                AttrType::ExtendedCommunities,
+            ),
+            (AttrValue::As4Path(AsPath::empty()), AttrType::As4Path),
+            (
+                AttrValue::As4Aggregator(Aggregator {
+                    asn: Asn::new(1),
+                    address: Ipv4Addr::LOCALHOST,
+                }),
+                AttrType::As4Aggregator,
+            ),
+            (
+                AttrValue::LargeCommunities(vec![]),
+                AttrType::LargeCommunities,
+            ),
+            (AttrValue::Otc(Asn::new(1)), AttrType::Otc),
+        ];
+        for (v, t) in values {
+            assert_eq!(v.type_code(), u8::from(t), "{t}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::types::{Afi, Family, Ipv4Prefix, Ipv6Prefix, Safi};
 use crate::wire::context::SessionContext;
 use crate::wire::error::{EncodeError, Fault};
-use crate::wire::nlri::{Nlri, check_path_ids, decode_nlri, encode_nlri_list, nlri_list_len};
+use crate::wire::nlri::{Nlri, checked_list_len, decode_nlri, encode_nlri_list, nlri_list_len};
 
 /// The next hop an MP_REACH_NLRI (or NEXT_HOP) names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -243,7 +243,9 @@ impl MpReach {
         }
     }
 
-    pub(crate) fn check_encodable(&self, ctx: &SessionContext) -> Result<(), EncodeError> {
+    /// Checks the attribute can be sent on this session and returns its
+    /// value length, walking the NLRI once.
+    pub(crate) fn checked_len(&self, ctx: &SessionContext) -> Result<usize, EncodeError> {
         let family = self.family();
         let add_path = ctx.add_path_send.contains(family);
         match self {
@@ -254,14 +256,14 @@ impl MpReach {
                 {
                     return Err(EncodeError::ExtendedNextHopNotNegotiated { family });
                 }
-                check_path_ids(nlri, family, add_path)
+                Ok(4 + next_hop.encoded_len() + 1 + checked_list_len(nlri, family, add_path)?)
             }
             MpReach::Ipv6 { next_hop, nlri, .. } => {
                 check_ip_family(family)?;
                 if matches!(next_hop, NextHop::V4(_)) {
                     return Err(EncodeError::NotAnIpFamily { family });
                 }
-                check_path_ids(nlri, family, add_path)
+                Ok(4 + next_hop.encoded_len() + 1 + checked_list_len(nlri, family, add_path)?)
             }
             MpReach::Other { next_hop, .. } if next_hop.len() > 255 => {
                 Err(EncodeError::FieldTooLong {
@@ -270,7 +272,7 @@ impl MpReach {
                     max: 255,
                 })
             }
-            MpReach::Other { .. } => Ok(()),
+            MpReach::Other { .. } => Ok(self.encoded_len()),
         }
     }
 
@@ -376,19 +378,21 @@ impl MpUnreach {
         }
     }
 
-    pub(crate) fn check_encodable(&self, ctx: &SessionContext) -> Result<(), EncodeError> {
+    /// Checks the attribute can be sent on this session and returns its
+    /// value length, walking the NLRI once.
+    pub(crate) fn checked_len(&self, ctx: &SessionContext) -> Result<usize, EncodeError> {
         let family = self.family();
         let add_path = ctx.add_path_send.contains(family);
         match self {
             MpUnreach::Ipv4 { withdrawn, .. } => {
                 check_ip_family(family)?;
-                check_path_ids(withdrawn, family, add_path)
+                Ok(3 + checked_list_len(withdrawn, family, add_path)?)
             }
             MpUnreach::Ipv6 { withdrawn, .. } => {
                 check_ip_family(family)?;
-                check_path_ids(withdrawn, family, add_path)
+                Ok(3 + checked_list_len(withdrawn, family, add_path)?)
             }
-            MpUnreach::Other { .. } => Ok(()),
+            MpUnreach::Other { .. } => Ok(self.encoded_len()),
         }
     }
 
