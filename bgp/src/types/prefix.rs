@@ -54,15 +54,28 @@ macro_rules! ip_prefix {
                 Ok($name { addr: bits.to_be_bytes(), len })
             }
 
-            /// The network with `len` bits, from at most `len.div_ceil(8)`
-            /// leading octets (the NLRI encoding); trailing bits are cleared
-            /// because RFC 4271 §4.3 calls them irrelevant.
+            /// The network with `len` bits whose address starts `octets` (the
+            /// NLRI encoding). Bits past `len` are cleared, whether they are
+            /// padding (RFC 4271 §4.3 calls it irrelevant) or octets that
+            /// follow in the buffer, so callers may pass the rest of a field.
             #[inline]
             pub(crate) fn from_leading_octets(len: u8, octets: &[u8]) -> Self {
-                let mut addr = [0u8; $octets];
-                let n = octets.len().min($octets);
-                addr[..n].copy_from_slice(&octets[..n]);
-                let bits = <$bits>::from_be_bytes(addr) & Self::mask(len.min(Self::MAX_LEN));
+                match octets.first_chunk::<$octets>() {
+                    // A fixed-size read is a plain load; the mask drops
+                    // whatever lies past the prefix.
+                    Some(whole) => Self::from_masked(*whole, len),
+                    None => {
+                        let mut addr = [0u8; $octets];
+                        addr[..octets.len()].copy_from_slice(octets);
+                        Self::from_masked(addr, len)
+                    }
+                }
+            }
+
+            #[inline]
+            fn from_masked(addr: [u8; $octets], len: u8) -> Self {
+                let len = len.min(Self::MAX_LEN);
+                let bits = <$bits>::from_be_bytes(addr) & Self::mask(len);
                 $name { addr: bits.to_be_bytes(), len }
             }
 

@@ -44,6 +44,8 @@ pub trait WirePrefix: Copy + sealed::Sealed {
     const MAX_LEN: u8;
     /// Unicast of this prefix's AFI.
     const UNICAST: Family;
+    /// The prefix of `len` bits whose significant octets start `octets`.
+    /// Octets past them (the next entry's) may be read; they are masked off.
     fn from_wire(len: u8, octets: &[u8]) -> Self;
     fn prefix_len(&self) -> u8;
     fn octets(&self) -> &[u8];
@@ -136,14 +138,17 @@ pub(crate) fn decode_nlri<P: WirePrefix>(
                 max: P::MAX_LEN,
             });
         }
-        let Some((octets, rest)) = rest.split_at_checked(usize::from(len).div_ceil(8)) else {
+        let significant = usize::from(len).div_ceil(8);
+        if rest.len() < significant {
             return Err(Fault::PrefixTruncated);
-        };
+        }
+        // Hand over the rest of the field, not just the significant
+        // octets, so the prefix can be read with one fixed-size load.
         out.push(Nlri {
             path_id,
-            prefix: P::from_wire(len, octets),
+            prefix: P::from_wire(len, rest),
         });
-        buf = rest;
+        buf = rest.get(significant..).unwrap_or_default();
     }
     Ok(())
 }
