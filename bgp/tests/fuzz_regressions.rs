@@ -2,8 +2,9 @@
 //! targets) run on every captured message and on deterministic mutations of
 //! each, so CI exercises them on every change without a fuzzer.
 //!
-//! With `PODROUTE_FUZZ_SEEDS=DIR` set, the inputs derived from the captures
-//! are also written to DIR as a seed corpus for `cargo fuzz run`.
+//! With `PODROUTE_FUZZ_SEEDS=DIR` set (relative to the workspace root), the
+//! inputs derived from the captures are also written to DIR as a seed
+//! corpus for `cargo fuzz run`.
 
 mod common;
 
@@ -102,9 +103,12 @@ fn fuzz_properties_hold_on_captures_and_their_mutations() {
     let seeds = seeds();
     assert!(seeds.len() > 400);
     if let Some(dir) = std::env::var_os("PODROUTE_FUZZ_SEEDS") {
+        // Cargo runs tests in the package directory; a relative path means
+        // relative to the workspace root, where the README's command runs.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
         std::fs::create_dir_all(&dir).unwrap();
         for (i, s) in seeds.iter().enumerate() {
-            std::fs::write(Path::new(&dir).join(format!("capture-{i:04}")), s).unwrap();
+            std::fs::write(dir.join(format!("capture-{i:04}")), s).unwrap();
         }
     }
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
