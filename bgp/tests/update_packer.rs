@@ -38,6 +38,17 @@ fn v6_prefixes(n: u32) -> Vec<Nlri<Ipv6Prefix>> {
         .collect()
 }
 
+/// A 4-octet session's packer with `attrs()` encoded for IPv4 unicast.
+fn ipv4_packer() -> (SessionContext, UpdatePacker, EncodedAttributes) {
+    let ctx = four_octet();
+    let packer = UpdatePacker::new(ctx);
+    let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let enc = packer
+        .encode_attributes(Family::IPV4_UNICAST, &attrs(), nh)
+        .unwrap();
+    (ctx, packer, enc)
+}
+
 /// Splits a buffer of back-to-back messages and decodes each.
 fn decode_all(buf: &[u8], ctx: &SessionContext) -> Vec<(usize, Update)> {
     Messages::new(buf, *ctx)
@@ -53,12 +64,7 @@ fn decode_all(buf: &[u8], ctx: &SessionContext) -> Vec<(usize, Update)> {
 
 #[test]
 fn ipv4_fills_messages_to_the_limit() {
-    let ctx = four_octet();
-    let packer = UpdatePacker::new(ctx);
-    let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let enc = packer
-        .encode_attributes(Family::IPV4_UNICAST, &attrs(), nh)
-        .unwrap();
+    let (ctx, packer, enc) = ipv4_packer();
     let prefixes = v4_prefixes(5000, 24);
     let mut out = Vec::new();
     let n = packer.announce(&enc, &prefixes, &mut out).unwrap();
@@ -92,12 +98,7 @@ fn ipv4_fills_messages_to_the_limit() {
 
 #[test]
 fn mixed_lengths_waste_less_than_one_prefix_per_message() {
-    let ctx = four_octet();
-    let packer = UpdatePacker::new(ctx);
-    let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let enc = packer
-        .encode_attributes(Family::IPV4_UNICAST, &attrs(), nh)
-        .unwrap();
+    let (ctx, packer, enc) = ipv4_packer();
     let mut prefixes = Vec::new();
     for (i, len) in [32u8, 8, 17, 24, 0, 25]
         .iter()

@@ -59,55 +59,37 @@ mod sealed {
     impl Sealed for crate::types::Ipv6Prefix {}
 }
 
-impl WirePrefix for Ipv4Prefix {
-    const MAX_LEN: u8 = 32;
-    const UNICAST: Family = Family::IPV4_UNICAST;
+macro_rules! wire_prefix {
+    ($prefix:ty, $family:expr) => {
+        impl WirePrefix for $prefix {
+            const MAX_LEN: u8 = <$prefix>::MAX_LEN;
+            const UNICAST: Family = $family;
 
-    #[inline]
-    fn from_wire(len: u8, octets: &[u8]) -> Self {
-        Ipv4Prefix::from_leading_octets(len, octets)
-    }
+            #[inline]
+            fn from_wire(len: u8, octets: &[u8]) -> Self {
+                <$prefix>::from_leading_octets(len, octets)
+            }
 
-    #[inline]
-    fn prefix_len(&self) -> u8 {
-        self.len()
-    }
+            #[inline]
+            fn prefix_len(&self) -> u8 {
+                self.len()
+            }
 
-    #[inline]
-    fn octets(&self) -> &[u8] {
-        self.significant_octets()
-    }
+            #[inline]
+            fn octets(&self) -> &[u8] {
+                self.significant_octets()
+            }
 
-    #[inline]
-    fn address_octets(&self) -> &[u8] {
-        Self::address_octets(self)
-    }
+            #[inline]
+            fn address_octets(&self) -> &[u8] {
+                <$prefix>::address_octets(self)
+            }
+        }
+    };
 }
 
-impl WirePrefix for Ipv6Prefix {
-    const MAX_LEN: u8 = 128;
-    const UNICAST: Family = Family::IPV6_UNICAST;
-
-    #[inline]
-    fn from_wire(len: u8, octets: &[u8]) -> Self {
-        Ipv6Prefix::from_leading_octets(len, octets)
-    }
-
-    #[inline]
-    fn prefix_len(&self) -> u8 {
-        self.len()
-    }
-
-    #[inline]
-    fn octets(&self) -> &[u8] {
-        self.significant_octets()
-    }
-
-    #[inline]
-    fn address_octets(&self) -> &[u8] {
-        Self::address_octets(self)
-    }
-}
+wire_prefix!(Ipv4Prefix, Family::IPV4_UNICAST);
+wire_prefix!(Ipv6Prefix, Family::IPV6_UNICAST);
 
 /// Decodes a whole NLRI field into `out`. The field must be consumed
 /// exactly: a prefix cut short is an error, never silently dropped.

@@ -2,23 +2,18 @@
 
 use std::io::Write;
 
-use bgp::wire::{SessionContext, StreamItem};
+use bgp::wire::StreamItem;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{As4Source, Entry, outln};
+use super::{As4Source, Entry, Report, outln};
 
-pub(super) fn print(
-    out: &mut impl Write,
-    ctx: &SessionContext,
-    as4: As4Source,
-    entries: &[Entry<'_>],
-    hints: &[String],
-) -> anyhow::Result<()> {
+pub(super) fn print(out: &mut impl Write, report: &Report<'_>) -> anyhow::Result<()> {
+    let ctx = &report.ctx;
     let fams = |s: bgp::types::FamilySet| s.iter().map(|f| f.to_string()).collect::<Vec<_>>();
     let context = json!({
         "four_octet_as": ctx.four_octet_as,
-        "four_octet_as_source": match as4 {
+        "four_octet_as_source": match report.as4 {
             As4Source::Flag => "flag",
             As4Source::Open => "open",
             As4Source::Default => "default",
@@ -27,8 +22,9 @@ pub(super) fn print(
         "extended_next_hop": fams(ctx.extended_next_hop_receive),
         "extended_message": ctx.extended_message,
     });
-    let messages: Vec<serde_json::Value> = entries.iter().map(entry).collect::<Result<_, _>>()?;
-    let doc = json!({ "context": context, "messages": messages, "hints": hints });
+    let messages: Vec<serde_json::Value> =
+        report.entries.iter().map(entry).collect::<Result<_, _>>()?;
+    let doc = json!({ "context": context, "messages": messages, "hints": report.hints });
     outln!(out, "{}", serde_json::to_string_pretty(&doc)?)
 }
 

@@ -85,6 +85,15 @@ enum As4Source {
     Default,
 }
 
+/// Everything the printers show.
+#[derive(Debug)]
+struct Report<'a> {
+    ctx: SessionContext,
+    as4: As4Source,
+    entries: Vec<Entry<'a>>,
+    hints: Vec<String>,
+}
+
 /// One decoded entry, shared by both printers.
 #[derive(Debug)]
 struct Entry<'a> {
@@ -117,24 +126,28 @@ pub(crate) fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
         .count();
 
     let hints = hints::for_entries(&ctx, as4_source, &entries);
+    let report = Report {
+        ctx,
+        as4: as4_source,
+        entries,
+        hints,
+    };
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.output {
-        Format::Text => text::print(&mut out, &ctx, as4_source, &entries, &hints)?,
-        Format::Json => json::print(&mut out, &ctx, as4_source, &entries, &hints)?,
+        Format::Text => text::print(&mut out, &report)?,
+        Format::Json => json::print(&mut out, &report)?,
     }
     out.flush().context("writing output")?;
 
-    if entries.is_empty() {
+    let total = report.entries.len();
+    if total == 0 {
         eprintln!("podroute: no BGP messages in the input");
         return Ok(ExitCode::from(1));
     }
     if failures > 0 {
-        eprintln!(
-            "podroute: {failures} of {} entries could not be decoded",
-            entries.len()
-        );
+        eprintln!("podroute: {failures} of {total} entries could not be decoded");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

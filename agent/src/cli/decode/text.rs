@@ -9,21 +9,19 @@ use bgp::wire::{
     Notification, Open, RouteRefresh, SessionContext, StreamItem, Update,
 };
 
-use super::{As4Source, Entry, outln};
+use super::{As4Source, Report, outln};
 
 const INDENT: &str = "    ";
 const LABEL: usize = 24;
 const WIDTH: usize = 100;
 
-pub(super) fn print(
-    out: &mut impl Write,
-    ctx: &SessionContext,
-    as4: As4Source,
-    entries: &[Entry<'_>],
-    hints: &[String],
-) -> anyhow::Result<()> {
-    outln!(out, "session context: {}", describe_context(ctx, as4))?;
-    for e in entries {
+pub(super) fn print(out: &mut impl Write, report: &Report<'_>) -> anyhow::Result<()> {
+    outln!(
+        out,
+        "session context: {}",
+        describe_context(&report.ctx, report.as4)
+    )?;
+    for e in &report.entries {
         outln!(out)?;
         match &e.item {
             StreamItem::Message { raw, result } => {
@@ -70,9 +68,9 @@ pub(super) fn print(
             }
         }
     }
-    if !hints.is_empty() {
+    if !report.hints.is_empty() {
         outln!(out)?;
-        for h in hints {
+        for h in &report.hints {
             outln!(out, "hint: {h}")?;
         }
     }

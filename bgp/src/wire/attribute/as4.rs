@@ -121,14 +121,8 @@ pub fn attributes_for_two_octet_peer(attrs: &PathAttributes) -> PathAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::attribute::as_path::seq;
     use std::net::Ipv4Addr;
-
-    fn seq(v: &[u32]) -> AsSegment {
-        AsSegment {
-            kind: SegmentType::Sequence,
-            asns: v.iter().map(|a| Asn::new(*a)).collect(),
-        }
-    }
 
     fn path(segs: Vec<AsSegment>) -> AsPath {
         AsPath { segments: segs }

@@ -237,16 +237,18 @@ impl fmt::Display for AsPath {
     }
 }
 
+/// An AS_SEQUENCE from plain numbers, for tests.
+#[cfg(test)]
+pub(crate) fn seq(v: &[u32]) -> AsSegment {
+    AsSegment {
+        kind: SegmentType::Sequence,
+        asns: v.iter().map(|a| Asn::new(*a)).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn seq(v: &[u32]) -> AsSegment {
-        AsSegment {
-            kind: SegmentType::Sequence,
-            asns: v.iter().map(|a| Asn::new(*a)).collect(),
-        }
-    }
 
     #[test]
     fn round_trips_both_widths() {
