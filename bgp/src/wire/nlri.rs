@@ -193,7 +193,7 @@ pub(crate) fn encode_nlri_list<P: WirePrefix>(list: &[Nlri<P>], out: &mut impl B
         }
         return;
     }
-    let mut buf = [0u8; 1024];
+    let mut buf = [0u8; 256];
     let mut used = 0;
     for n in list {
         if used + LONGEST > buf.len() {
