@@ -11,5 +11,6 @@
 //!   errors that already know their NOTIFICATION or RFC 7606 action.
 #![forbid(unsafe_code)]
 
+pub mod fsm;
 pub mod types;
 pub mod wire;
