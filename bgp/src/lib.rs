@@ -12,5 +12,6 @@
 #![forbid(unsafe_code)]
 
 pub mod fsm;
+pub mod rib;
 pub mod types;
 pub mod wire;

@@ -1,0 +1,10 @@
+//! The routing information bases (RFC 4271 §3.2): interned attribute sets,
+//! the Loc-RIB with its decision process, and what is kept per peer.
+
+mod attrs;
+mod decision;
+mod table;
+
+pub use attrs::{Interner, RouteAttrs, SharedAttrs};
+pub use decision::{Candidate, Decision, DecisionConfig, LossReason, Origin, decide};
+pub use table::{Change, Dest, LocRib, Path, PeerId, Source, prefix_family};

@@ -1,0 +1,237 @@
+//! The Loc-RIB: every usable path to every destination, the best one
+//! chosen, and the ECMP set.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::attrs::SharedAttrs;
+use super::decision::{Candidate, DecisionConfig, LossReason, Origin, decide};
+use crate::types::{Family, PathId, Prefix};
+
+/// A configured peer, as the RIB names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PeerId(pub u32);
+
+/// Where a path came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// We originate it.
+    Local,
+    Peer(PeerId),
+}
+
+/// One path to a destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub source: Source,
+    /// The peer's ADD-PATH identifier, if it sends them.
+    pub path_id: Option<PathId>,
+    pub attrs: SharedAttrs,
+    /// Kept across the peer's restart (RFC 4724) or a route refresh in
+    /// progress (RFC 7313), until it is re-advertised or swept.
+    pub stale: bool,
+    pub since: Instant,
+    /// Why it is not the best; `None` for the best.
+    pub lost: Option<LossReason>,
+    /// Installed together with the best for ECMP.
+    pub multipath: bool,
+}
+
+/// All paths to one prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dest {
+    pub paths: Vec<Path>,
+    pub best: Option<usize>,
+}
+
+impl Dest {
+    pub fn best(&self) -> Option<&Path> {
+        self.best.and_then(|i| self.paths.get(i))
+    }
+
+    /// The best path and the ones sharing the load with it, best first.
+    pub fn multipath(&self) -> impl Iterator<Item = &Path> {
+        self.best().into_iter().chain(
+            self.paths
+                .iter()
+                .filter(|p| p.multipath && p.lost.is_some()),
+        )
+    }
+}
+
+/// Outcome of changing a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Best path or multipath set changed.
+    Best,
+    /// Something else changed (a losing path came or went).
+    Other,
+    None,
+}
+
+/// The Loc-RIB, for IPv4 and IPv6 unicast.
+#[derive(Debug, Default)]
+pub struct LocRib {
+    dests: BTreeMap<Prefix, Dest>,
+}
+
+impl LocRib {
+    pub fn get(&self, prefix: &Prefix) -> Option<&Dest> {
+        self.dests.get(prefix)
+    }
+
+    pub fn len(&self) -> usize {
+        self.dests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dests.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &Dest)> {
+        self.dests.iter()
+    }
+
+    pub fn family(&self, family: Family) -> impl Iterator<Item = (&Prefix, &Dest)> {
+        self.dests
+            .iter()
+            .filter(move |(p, _)| prefix_family(p) == family)
+    }
+
+    /// Adds or replaces the path with the same source and path id.
+    /// The decision is not rerun; call [`LocRib::decide`] after a batch.
+    pub fn upsert(&mut self, prefix: Prefix, path: Path) {
+        let dest = self.dests.entry(prefix).or_default();
+        match dest
+            .paths
+            .iter_mut()
+            .find(|p| p.source == path.source && p.path_id == path.path_id)
+        {
+            Some(existing) => {
+                let since = if existing.attrs == path.attrs {
+                    existing.since
+                } else {
+                    path.since
+                };
+                *existing = Path { since, ..path };
+            }
+            None => dest.paths.push(path),
+        }
+    }
+
+    /// Removes the path with this source and path id; true if there was one.
+    pub fn remove(&mut self, prefix: &Prefix, source: Source, path_id: Option<PathId>) -> bool {
+        let Some(dest) = self.dests.get_mut(prefix) else {
+            return false;
+        };
+        let before = dest.paths.len();
+        dest.paths
+            .retain(|p| !(p.source == source && p.path_id == path_id));
+        before != dest.paths.len()
+    }
+
+    /// Prefixes with a path from `source` matching `filter`, for sweeping.
+    pub fn prefixes_from(
+        &self,
+        source: Source,
+        filter: impl Fn(&Prefix, &Path) -> bool,
+    ) -> Vec<Prefix> {
+        self.dests
+            .iter()
+            .filter(|(prefix, d)| {
+                d.paths
+                    .iter()
+                    .any(|p| p.source == source && filter(prefix, p))
+            })
+            .map(|(prefix, _)| *prefix)
+            .collect()
+    }
+
+    /// Applies `f` to every path from `source` in the given prefixes.
+    pub fn for_paths_from(
+        &mut self,
+        prefixes: &[Prefix],
+        source: Source,
+        mut f: impl FnMut(&mut Path),
+    ) {
+        for prefix in prefixes {
+            if let Some(d) = self.dests.get_mut(prefix) {
+                d.paths
+                    .iter_mut()
+                    .filter(|p| p.source == source)
+                    .for_each(&mut f);
+            }
+        }
+    }
+
+    /// Removes paths from `source` in `prefixes` for which `remove` holds.
+    pub fn remove_where(
+        &mut self,
+        prefixes: &[Prefix],
+        source: Source,
+        remove: impl Fn(&Path) -> bool,
+    ) {
+        for prefix in prefixes {
+            if let Some(d) = self.dests.get_mut(prefix) {
+                d.paths.retain(|p| !(p.source == source && remove(p)));
+            }
+        }
+    }
+
+    /// Reruns the decision for `prefix`; drops the destination when it has
+    /// no path left.
+    pub fn decide(
+        &mut self,
+        prefix: &Prefix,
+        cfg: &DecisionConfig,
+        origin: impl Fn(Source) -> Origin,
+    ) -> Change {
+        let Some(dest) = self.dests.get_mut(prefix) else {
+            return Change::None;
+        };
+        if dest.paths.is_empty() {
+            let had_best = dest.best.is_some();
+            self.dests.remove(prefix);
+            return if had_best { Change::Best } else { Change::None };
+        }
+        let before: Vec<(Source, Option<PathId>, SharedAttrs)> = dest
+            .multipath()
+            .map(|p| (p.source, p.path_id, p.attrs.clone()))
+            .collect();
+        let candidates: Vec<Candidate<'_>> = dest
+            .paths
+            .iter()
+            .map(|p| Candidate {
+                attrs: &p.attrs,
+                origin: origin(p.source),
+                path_id: p.path_id,
+            })
+            .collect();
+        let decision = decide(&candidates, cfg);
+        for (i, p) in dest.paths.iter_mut().enumerate() {
+            p.lost = decision.lost[i];
+            p.multipath = decision.multipath.contains(&i);
+        }
+        dest.best = decision.best;
+        let after: Vec<(Source, Option<PathId>, SharedAttrs)> = dest
+            .multipath()
+            .map(|p| (p.source, p.path_id, p.attrs.clone()))
+            .collect();
+        if before != after {
+            Change::Best
+        } else {
+            Change::Other
+        }
+    }
+}
+
+/// The unicast family of a prefix.
+pub fn prefix_family(p: &Prefix) -> Family {
+    match p {
+        Prefix::V4(_) => Family::IPV4_UNICAST,
+        Prefix::V6(_) => Family::IPV6_UNICAST,
+    }
+}
