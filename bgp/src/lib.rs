@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fsm;
+pub mod policy;
 pub mod rib;
 pub mod types;
 pub mod wire;
