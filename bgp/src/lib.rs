@@ -14,5 +14,6 @@
 pub mod fsm;
 pub mod policy;
 pub mod rib;
+pub mod speaker;
 pub mod types;
 pub mod wire;

@@ -568,6 +568,11 @@ fn notifications() {
             "Cease / Maximum Number of Prefixes Reached (6/1): ipv4-unicast limit 1000",
         ),
         ("06 09", "Cease / Hard Reset (6/9)"),
+        // RFC 8538 §3: a Hard Reset carries the original NOTIFICATION.
+        (
+            "06 09 06 02 03 616263",
+            "Cease / Hard Reset (6/9) for Cease / Administrative Shutdown (6/2): \"abc\"",
+        ),
         (
             "01 02 0012",
             "Message Header Error / Bad Message Length (1/2): length 18",

@@ -5,7 +5,8 @@ use std::time::Duration;
 use crate::types::{Asn, Family, FamilySet, HoldTime, RouterId};
 
 /// Which AS the peer must be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RemoteAs {
     /// Exactly this AS.
     Exact(Asn),

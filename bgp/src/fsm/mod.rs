@@ -477,10 +477,9 @@ impl Session {
             if let Some(n) = &notification
                 && c.state != ConnState::Connecting
             {
-                self.out.push(Output::Send(
-                    c.id,
-                    encode(&Message::Notification(n.clone())),
-                ));
+                let n = outgoing(c, n);
+                self.out
+                    .push(Output::Send(c.id, encode(&Message::Notification(n))));
             }
             self.out.push(Output::Close(c.id));
             if c.state == ConnState::Established {
@@ -855,7 +854,11 @@ impl Session {
     }
 
     fn notify(&mut self, id: ConnId, n: &Notification) {
-        self.send_message(id, &Message::Notification(n.clone()));
+        let n = match self.find(id) {
+            Some(c) => outgoing(c, n),
+            None => n.clone(),
+        };
+        self.send_message(id, &Message::Notification(n));
     }
 
     fn send_message(&mut self, id: ConnId, m: &Message) {
@@ -906,6 +909,20 @@ impl Direction {
             Direction::Outbound => Direction::Inbound,
             Direction::Inbound => Direction::Outbound,
         }
+    }
+}
+
+/// RFC 8538 §5.1: with the N bit in use, a Cease that should end graceful
+/// restart goes out wrapped in a Hard Reset.
+fn outgoing(c: &Conn, n: &Notification) -> Notification {
+    let n_bit = c
+        .negotiated
+        .as_ref()
+        .is_some_and(|neg| neg.graceful_notification);
+    if n_bit && c.state == ConnState::Established && n.wants_hard_reset() {
+        Notification::hard_reset(n)
+    } else {
+        n.clone()
     }
 }
 

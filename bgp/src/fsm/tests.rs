@@ -710,7 +710,9 @@ fn stopping_sends_the_cease_and_is_not_graceful() {
     let out = h.step(Input::Stop {
         notification: Some(n.clone()),
     });
-    assert_eq!(sent_notification(&out), Some(n));
+    // Both sides set the N bit: the Cease goes inside a Hard Reset, or the
+    // peer would keep our routes as for a restart (RFC 8538 §5.1).
+    assert_eq!(sent_notification(&out), Some(Notification::hard_reset(&n)));
     assert_eq!(closed(&out), vec![conn]);
     let d = down(&out).unwrap();
     assert!(!d.graceful);

@@ -40,25 +40,35 @@ pub struct Path {
     pub multipath: bool,
 }
 
+/// A path's identity within a destination.
+type PathKey = (Source, Option<PathId>);
+
 /// All paths to one prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dest {
     pub paths: Vec<Path>,
-    pub best: Option<usize>,
+    /// The last decision: best first, then the rest of the multipath set,
+    /// each with the attributes it had then. Kept by key, not index, so
+    /// paths may come and go before the next decision.
+    selected: Vec<(PathKey, SharedAttrs)>,
 }
 
 impl Dest {
+    /// The best path as of the last decision (`None` if it has gone since).
     pub fn best(&self) -> Option<&Path> {
-        self.best.and_then(|i| self.paths.get(i))
+        let ((source, path_id), _) = self.selected.first()?;
+        self.paths
+            .iter()
+            .find(|p| p.source == *source && p.path_id == *path_id)
     }
 
     /// The best path and the ones sharing the load with it, best first.
     pub fn multipath(&self) -> impl Iterator<Item = &Path> {
-        self.best().into_iter().chain(
+        self.selected.iter().filter_map(|((source, path_id), _)| {
             self.paths
                 .iter()
-                .filter(|p| p.multipath && p.lost.is_some()),
-        )
+                .find(|p| p.source == *source && p.path_id == *path_id)
+        })
     }
 }
 
@@ -101,9 +111,10 @@ impl LocRib {
             .filter(move |(p, _)| prefix_family(p) == family)
     }
 
-    /// Adds or replaces the path with the same source and path id.
-    /// The decision is not rerun; call [`LocRib::decide`] after a batch.
-    pub fn upsert(&mut self, prefix: Prefix, path: Path) {
+    /// Adds or replaces the path with the same source and path id; true
+    /// if it is new. The decision is not rerun: call [`LocRib::decide`]
+    /// after a batch.
+    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> bool {
         let dest = self.dests.entry(prefix).or_default();
         match dest
             .paths
@@ -117,8 +128,12 @@ impl LocRib {
                     path.since
                 };
                 *existing = Path { since, ..path };
+                false
             }
-            None => dest.paths.push(path),
+            None => {
+                dest.paths.push(path);
+                true
+            }
         }
     }
 
@@ -167,18 +182,27 @@ impl LocRib {
         }
     }
 
-    /// Removes paths from `source` in `prefixes` for which `remove` holds.
+    /// Removes paths from `source` in `prefixes` for which `remove` holds;
+    /// returns the prefix of each path removed.
     pub fn remove_where(
         &mut self,
         prefixes: &[Prefix],
         source: Source,
         remove: impl Fn(&Path) -> bool,
-    ) {
+    ) -> Vec<Prefix> {
+        let mut removed = Vec::new();
         for prefix in prefixes {
             if let Some(d) = self.dests.get_mut(prefix) {
-                d.paths.retain(|p| !(p.source == source && remove(p)));
+                d.paths.retain(|p| {
+                    let gone = p.source == source && remove(p);
+                    if gone {
+                        removed.push(*prefix);
+                    }
+                    !gone
+                });
             }
         }
+        removed
     }
 
     /// Reruns the decision for `prefix`; drops the destination when it has
@@ -193,14 +217,10 @@ impl LocRib {
             return Change::None;
         };
         if dest.paths.is_empty() {
-            let had_best = dest.best.is_some();
+            let had_best = !dest.selected.is_empty();
             self.dests.remove(prefix);
             return if had_best { Change::Best } else { Change::None };
         }
-        let before: Vec<(Source, Option<PathId>, SharedAttrs)> = dest
-            .multipath()
-            .map(|p| (p.source, p.path_id, p.attrs.clone()))
-            .collect();
         let candidates: Vec<Candidate<'_>> = dest
             .paths
             .iter()
@@ -215,16 +235,20 @@ impl LocRib {
             p.lost = decision.lost[i];
             p.multipath = decision.multipath.contains(&i);
         }
-        dest.best = decision.best;
-        let after: Vec<(Source, Option<PathId>, SharedAttrs)> = dest
-            .multipath()
-            .map(|p| (p.source, p.path_id, p.attrs.clone()))
+        let selected: Vec<(PathKey, SharedAttrs)> = decision
+            .multipath
+            .iter()
+            .filter_map(|&i| dest.paths.get(i))
+            .map(|p| ((p.source, p.path_id), p.attrs.clone()))
             .collect();
-        if before != after {
-            Change::Best
-        } else {
-            Change::Other
-        }
+        // The same paths with the very same attributes: nothing to tell.
+        let same = selected.len() == dest.selected.len()
+            && selected
+                .iter()
+                .zip(&dest.selected)
+                .all(|((k1, a1), (k2, a2))| k1 == k2 && std::sync::Arc::ptr_eq(a1, a2));
+        dest.selected = selected;
+        if same { Change::Other } else { Change::Best }
     }
 }
 

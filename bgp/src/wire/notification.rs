@@ -277,6 +277,42 @@ impl Notification {
         Notification::new(ErrorCode::Cease(subcode), data)
     }
 
+    /// RFC 8538 §3: Cease / Hard Reset carrying `inner` (its code, subcode
+    /// and data). Tells a peer that negotiated the N bit that graceful
+    /// restart does not apply: it must drop our routes now.
+    pub fn hard_reset(inner: &Notification) -> Self {
+        let mut data = Vec::with_capacity(2 + inner.data.len());
+        data.push(inner.error.code());
+        data.push(inner.error.subcode());
+        data.extend_from_slice(&inner.data);
+        Notification::new(ErrorCode::Cease(CeaseSubcode::HardReset), data)
+    }
+
+    /// The NOTIFICATION a Hard Reset carries.
+    pub fn hard_reset_inner(&self) -> Option<Notification> {
+        match (self.error, &self.data[..]) {
+            (ErrorCode::Cease(CeaseSubcode::HardReset), [code, sub, rest @ ..]) => Some(
+                Notification::new(ErrorCode::from_wire(*code, *sub), rest.to_vec()),
+            ),
+            _ => None,
+        }
+    }
+
+    /// RFC 8538 §5.1: the Cease subcodes that call for a Hard Reset when
+    /// the N bit is in use (Administrative Reset is left to the sender; we
+    /// keep it graceful, for restarts).
+    pub fn wants_hard_reset(&self) -> bool {
+        matches!(
+            self.error,
+            ErrorCode::Cease(
+                CeaseSubcode::MaximumPrefixesReached
+                    | CeaseSubcode::AdministrativeShutdown
+                    | CeaseSubcode::PeerDeconfigured
+                    | CeaseSubcode::BfdDown
+            )
+        )
+    }
+
     /// Interprets the data field where its code defines a shape.
     pub fn data_view(&self) -> NotificationData<'_> {
         let d = &self.data[..];
@@ -352,6 +388,9 @@ impl Notification {
 
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(inner) = self.hard_reset_inner() {
+            return write!(f, "{} for {inner}", self.error);
+        }
         write!(f, "{}", self.error)?;
         match self.data_view() {
             NotificationData::None => Ok(()),

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fuzz_checks;
+pub mod net;
 
 use bgp::wire::{Frame, HEADER_LEN, Message, SessionContext, frame};
 

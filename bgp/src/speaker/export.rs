@@ -1,0 +1,422 @@
+//! From the Loc-RIB to each peer: which best paths go where, with which
+//! attributes (RFC 4271 §5, §9.1.3; RFC 4456 §8), after export policy;
+//! diffed against the Adj-RIB-Out and sent packed by attribute set.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use super::peer::Up;
+use super::{PeerEventKind, Speaker};
+use crate::policy::{self, RouteContext, RouteSource, Verdict};
+use crate::rib::{PeerId, SharedAttrs, Source, prefix_family};
+use crate::types::{Afi, Community, Family, PathId, Prefix};
+use crate::wire::{
+    Message, NextHop, Nlri, RefreshSubtype, RouteRefresh, SessionContext, Update, UpdatePacker,
+    attributes_for_two_octet_peer,
+};
+
+/// Announcements grouped by attribute set (pointer identity: the sets are
+/// interned), and withdrawals, per family.
+#[derive(Default)]
+struct Batch {
+    announce: BTreeMap<(Family, usize), (SharedAttrs, Vec<Prefix>)>,
+    withdraw: BTreeMap<Family, Vec<Prefix>>,
+}
+
+impl Speaker {
+    /// Sends `pid` what changed for it, if the session is up and the
+    /// minimum advertisement interval allows.
+    pub(super) fn flush(&mut self, now: Instant, pid: PeerId) {
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        if p.up.is_none()
+            || (p.pending.is_empty() && !p.dump_pending)
+            || p.next_flush.is_some_and(|t| t > now)
+        {
+            return;
+        }
+        let candidates: Vec<Prefix> = if p.dump_pending {
+            let families = p.up.as_ref().map(|u| u.negotiated.families);
+            p.pending.clear();
+            self.rib
+                .iter()
+                .map(|(prefix, _)| *prefix)
+                .filter(|prefix| families.is_some_and(|f| f.contains(prefix_family(prefix))))
+                .collect()
+        } else {
+            std::mem::take(&mut p.pending).into_iter().collect()
+        };
+
+        let mut batch = Batch::default();
+        let mut no_next_hop = Vec::new();
+        for prefix in candidates {
+            let desired = match self.export_for(pid, &prefix) {
+                Ok(d) => d,
+                Err(family) => {
+                    if !no_next_hop.contains(&family) {
+                        no_next_hop.push(family);
+                    }
+                    None
+                }
+            };
+            let Some(p) = self.peers.get_mut(&pid) else {
+                return;
+            };
+            let family = prefix_family(&prefix);
+            match (desired, p.adj_out.get(&prefix)) {
+                (Some(a), Some(b)) if Arc::ptr_eq(&a, b) || a == *b => {}
+                (Some(a), _) => {
+                    p.adj_out.insert(prefix, a.clone());
+                    batch
+                        .announce
+                        .entry((family, Arc::as_ptr(&a) as usize))
+                        .or_insert_with(|| (a, Vec::new()))
+                        .1
+                        .push(prefix);
+                }
+                (None, Some(_)) => {
+                    p.adj_out.remove(&prefix);
+                    batch.withdraw.entry(family).or_default().push(prefix);
+                }
+                (None, None) => {}
+            }
+        }
+        for family in no_next_hop {
+            self.event(pid, PeerEventKind::NoNextHop { family });
+        }
+        self.send_batch(now, pid, batch);
+
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        let mut tail = Vec::new();
+        if p.dump_pending {
+            p.dump_pending = false;
+            if let Some(up) = &p.up {
+                for f in up.negotiated.families.iter() {
+                    if !p.eor_sent.contains(f) {
+                        p.eor_sent.insert(f);
+                        tail.push(Message::Update(Update::end_of_rib_marker(f)));
+                    }
+                }
+            }
+        }
+        for family in std::mem::take(&mut p.refresh_replies) {
+            tail.push(Message::RouteRefresh(RouteRefresh {
+                family,
+                subtype: RefreshSubtype::EndOfRouteRefresh,
+                orf: vec![],
+            }));
+        }
+        for m in tail {
+            self.send_message(now, pid, &m);
+        }
+        if let Some(p) = self.peers.get_mut(&pid)
+            && !p.config.min_advertisement_interval.is_zero()
+        {
+            p.next_flush = Some(now + p.config.min_advertisement_interval);
+        }
+    }
+
+    fn send_message(&mut self, now: Instant, pid: PeerId, m: &Message) {
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        let ctx =
+            p.up.as_ref()
+                .map_or_else(SessionContext::default, |u| u.negotiated.context);
+        if let Ok(bytes) = m.to_bytes(&ctx)
+            && let Some(o) = p.session.send(now, bytes.into())
+        {
+            self.session_outputs(now, pid, vec![o]);
+        }
+    }
+
+    fn send_batch(&mut self, now: Instant, pid: PeerId, batch: Batch) {
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        let Some(up) = &p.up else { return };
+        let ctx = up.negotiated.context;
+        let packer = UpdatePacker::new(ctx);
+        let mut out = BytesMut::new();
+        let mut messages = 0u64;
+        let mut errors = Vec::new();
+        for (family, prefixes) in &batch.withdraw {
+            let r = match family.afi {
+                Afi::IPV4 => packer.withdraw(*family, &nlri_v4(prefixes, &ctx, *family), &mut out),
+                _ => packer.withdraw(*family, &nlri_v6(prefixes, &ctx, *family), &mut out),
+            };
+            match r {
+                Ok(n) => messages += n as u64,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        for ((family, _), (attrs, prefixes)) in &batch.announce {
+            let mut wire = attrs.to_path_attributes();
+            if !ctx.four_octet_as {
+                wire = attributes_for_two_octet_peer(&wire);
+            }
+            let encoded = match packer.encode_attributes(*family, &wire, attrs.next_hop) {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
+            let r = match family.afi {
+                Afi::IPV4 => packer.announce(&encoded, &nlri_v4(prefixes, &ctx, *family), &mut out),
+                _ => packer.announce(&encoded, &nlri_v6(prefixes, &ctx, *family), &mut out),
+            };
+            match r {
+                Ok(n) => messages += n as u64,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        p.counters.updates_sent += messages;
+        if !out.is_empty()
+            && let Some(o) = p.session.send(now, out.freeze())
+        {
+            self.session_outputs(now, pid, vec![o]);
+        }
+        for e in errors {
+            self.event(
+                pid,
+                PeerEventKind::Warning {
+                    message: format!("could not encode an UPDATE: {e}"),
+                },
+            );
+        }
+    }
+
+    /// The attributes `prefix` goes to `pid` with, or `None` if it does not
+    /// go. `Err(family)`: it should go, but there is no next hop of that
+    /// family for this session.
+    fn export_for(&mut self, pid: PeerId, prefix: &Prefix) -> Result<Option<SharedAttrs>, Family> {
+        let Some(peer) = self.peers.get(&pid) else {
+            return Ok(None);
+        };
+        let Some(up) = &peer.up else { return Ok(None) };
+        let Some(best) = self.rib.get(prefix).and_then(|d| d.best()) else {
+            return Ok(None);
+        };
+        let family = prefix_family(prefix);
+        if !up.negotiated.families.contains(family) {
+            return Ok(None);
+        }
+        let to_internal = up.negotiated.internal;
+        let source_peer = match best.source {
+            Source::Local => None,
+            // Never back to where it came from.
+            Source::Peer(q) if q == pid => return Ok(None),
+            Source::Peer(q) => self.peers.get(&q),
+        };
+        let from_internal =
+            source_peer.is_some_and(|q| q.facts.as_ref().is_some_and(|f| f.internal));
+        // RFC 4271 §9.2 and RFC 4456 §8: iBGP routes go to iBGP peers only
+        // through a reflector: from a client to everyone, from a
+        // non-client to clients.
+        if to_internal && from_internal {
+            let client_source = source_peer.is_some_and(|q| q.config.route_reflector_client);
+            if !(client_source || peer.config.route_reflector_client) {
+                return Ok(None);
+            }
+        }
+        // RFC 1997 well-known communities.
+        if best.attrs.has_community(Community::NO_ADVERTISE)
+            || (!to_internal
+                && (best.attrs.has_community(Community::NO_EXPORT)
+                    || best.attrs.has_community(Community::NO_EXPORT_SUBCONFED)))
+        {
+            return Ok(None);
+        }
+
+        let self_nh = self_next_hop(up, peer.config.next_hop_v4, peer.config.next_hop_v6, family);
+        let mut a = (*best.attrs).clone();
+        let local = best.source == Source::Local;
+        if to_internal {
+            // RFC 4271 §5.1.5: LOCAL_PREF goes to internal peers.
+            a.local_pref = Some(a.local_pref.unwrap_or(self.decision.default_local_pref));
+            if local || peer.config.next_hop_self {
+                a.next_hop = self_nh?;
+            } else {
+                a.next_hop = without_link_local(a.next_hop);
+            }
+            if let (true, Some(q)) = (from_internal, source_peer) {
+                // RFC 4456 §8: mark the reflection.
+                let originator = q.facts.as_ref().map(|f| f.router_id.to_ipv4());
+                if a.originator_id.is_none() {
+                    a.originator_id = originator;
+                }
+                let cluster = self.cfg.cluster_id.unwrap_or(self.cfg.router_id).to_ipv4();
+                a.cluster_list.insert(0, cluster);
+            }
+        } else {
+            // RFC 4271 §5.1.2: our AS in front for an external peer.
+            a.as_path.prepend(self.cfg.asn, 1);
+            a.local_pref = None;
+            a.originator_id = None;
+            a.cluster_list.clear();
+            // RFC 4271 §5.1.4: a MED learned from one AS is not passed to
+            // another; export policy may set our own.
+            if !local {
+                a.med = None;
+            }
+            // RFC 4271 §5.1.3: keep a next hop the peer shares a subnet
+            // with (third party); otherwise ourselves.
+            let third_party = !local
+                && !peer.config.next_hop_self
+                && up
+                    .local
+                    .subnet
+                    .is_some_and(|s| next_hop_in(&a.next_hop, &s));
+            a.next_hop = if third_party {
+                without_link_local(a.next_hop)
+            } else {
+                self_nh?
+            };
+        }
+        let chain = match &peer.config.export {
+            // RFC 8212 §3: nothing goes to an eBGP peer without a policy.
+            None if !to_internal => return Ok(None),
+            None => Vec::new(),
+            Some(names) => match names
+                .iter()
+                .map(|n| self.cfg.policies.get(n))
+                .collect::<Option<Vec<_>>>()
+            {
+                Some(c) => c,
+                None => return Ok(None),
+            },
+        };
+        let ctx = RouteContext {
+            prefix: *prefix,
+            neighbor: Some(peer.config.address),
+            source: match (local, from_internal) {
+                (true, _) => RouteSource::Local,
+                (false, true) => RouteSource::Internal,
+                (false, false) => RouteSource::External,
+            },
+            local_as: self.cfg.asn,
+            self_next_hop: self_nh.ok(),
+        };
+        if policy::evaluate(chain, &ctx, &mut a) == Verdict::Reject {
+            return Ok(None);
+        }
+        Ok(Some(self.interner.intern(a)))
+    }
+}
+
+/// Our own next hop for `family` on this session.
+fn self_next_hop(
+    up: &Up,
+    v4: Option<std::net::Ipv4Addr>,
+    v6: Option<std::net::Ipv6Addr>,
+    family: Family,
+) -> Result<NextHop, Family> {
+    let local = up.local;
+    match (family.afi, local.address) {
+        (Afi::IPV4, IpAddr::V4(a)) => Ok(NextHop::V4(v4.unwrap_or(a))),
+        (Afi::IPV4, IpAddr::V6(a)) => match v4 {
+            Some(v4) => Ok(NextHop::V4(v4)),
+            // RFC 8950: an IPv6 next hop where the peer takes one.
+            None if up
+                .negotiated
+                .context
+                .extended_next_hop_send
+                .contains(family) =>
+            {
+                Ok(NextHop::V6 {
+                    global: v6.unwrap_or(a),
+                    link_local: local.link_local,
+                })
+            }
+            None => Err(family),
+        },
+        (_, IpAddr::V6(a)) => Ok(NextHop::V6 {
+            global: v6.unwrap_or(a),
+            link_local: local.link_local.filter(|ll| *ll != a),
+        }),
+        (_, IpAddr::V4(_)) => v6
+            .map(|g| NextHop::V6 {
+                global: g,
+                link_local: None,
+            })
+            .ok_or(family),
+    }
+}
+
+/// A link-local next hop is only meaningful on the link it was learned on
+/// (RFC 2545 §3); passed on, only the global address stays.
+fn without_link_local(nh: NextHop) -> NextHop {
+    match nh {
+        NextHop::V6 { global, .. } => NextHop::V6 {
+            global,
+            link_local: None,
+        },
+        v4 => v4,
+    }
+}
+
+fn next_hop_in(nh: &NextHop, subnet: &Prefix) -> bool {
+    let addr = match nh {
+        NextHop::V4(a) => IpAddr::V4(*a),
+        NextHop::V6 { global, .. } => IpAddr::V6(*global),
+    };
+    match (subnet, addr) {
+        (Prefix::V4(s), IpAddr::V4(a)) => {
+            crate::types::Ipv4Prefix::new(a, 32).is_ok_and(|h| s.contains(&h))
+        }
+        (Prefix::V6(s), IpAddr::V6(a)) => {
+            crate::types::Ipv6Prefix::new(a, 128).is_ok_and(|h| s.contains(&h))
+        }
+        _ => false,
+    }
+}
+
+/// Our single best path goes out with path identifier 1 where the peer
+/// receives identifiers (RFC 7911).
+fn path_id(ctx: &SessionContext, family: Family) -> Option<PathId> {
+    ctx.add_path_send.contains(family).then_some(PathId(1))
+}
+
+fn nlri_v4(
+    prefixes: &[Prefix],
+    ctx: &SessionContext,
+    family: Family,
+) -> Vec<Nlri<crate::types::Ipv4Prefix>> {
+    let id = path_id(ctx, family);
+    prefixes
+        .iter()
+        .filter_map(|p| match p {
+            Prefix::V4(p) => Some(Nlri {
+                path_id: id,
+                prefix: *p,
+            }),
+            Prefix::V6(_) => None,
+        })
+        .collect()
+}
+
+fn nlri_v6(
+    prefixes: &[Prefix],
+    ctx: &SessionContext,
+    family: Family,
+) -> Vec<Nlri<crate::types::Ipv6Prefix>> {
+    let id = path_id(ctx, family);
+    prefixes
+        .iter()
+        .filter_map(|p| match p {
+            Prefix::V6(p) => Some(Nlri {
+                path_id: id,
+                prefix: *p,
+            }),
+            Prefix::V4(_) => None,
+        })
+        .collect()
+}
