@@ -1,6 +1,10 @@
 //! `podroute`: the node routing agent and its command-line tools.
 
 mod cli;
+mod config;
+mod control;
+mod daemon;
+mod net;
 
 use std::process::ExitCode;
 

@@ -1,8 +1,10 @@
 //! Command-line layout: flags parsed by clap into raw values, turned into
 //! validated settings by each subcommand, then run. One file per command.
 
+mod agent;
 mod decode;
 mod output;
+mod show;
 
 use std::process::ExitCode;
 
@@ -18,9 +20,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the node routing agent (the daemon).
+    Agent(agent::AgentArgs),
     /// BGP tools that work offline, on bytes.
     #[command(subcommand)]
     Bgp(BgpCommand),
+    /// Ask the running agent: status, neighbors, routes.
+    Show(show::ShowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,7 +38,9 @@ enum BgpCommand {
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Agent(args) => agent::run(args),
         Command::Bgp(BgpCommand::Decode(args)) => decode::run(args),
+        Command::Show(args) => show::run(args),
     };
     match result {
         Ok(code) => code,

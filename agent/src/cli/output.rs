@@ -2,6 +2,16 @@
 
 use std::io;
 
+use clap::ValueEnum;
+
+/// `-o text|json`: a human printer and a JSON printer per command
+/// (ripgrep's `standard` and `json` printers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
 /// `podroute ... | head` closes the pipe early; that is not an error
 /// (ripgrep and cargo exit quietly too).
 pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -9,3 +19,15 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .filter_map(|c| c.downcast_ref::<io::Error>())
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
+
+/// Wraps a write error so [`is_broken_pipe`] recognises it.
+pub(crate) fn write_err(e: io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("writing output")
+}
+
+/// Writes a line, mapping I/O errors so a closed pipe is recognised.
+macro_rules! outln {
+    ($out:expr) => { writeln!($out).map_err($crate::cli::output::write_err) };
+    ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err($crate::cli::output::write_err) };
+}
+pub(crate) use outln;

@@ -186,6 +186,18 @@ pub enum Prefix {
 }
 
 impl Prefix {
+    /// The prefix holding just `addr` (/32 or /128).
+    pub fn host(addr: IpAddr) -> Prefix {
+        match addr {
+            IpAddr::V4(a) => {
+                Prefix::V4(Ipv4Prefix::new(a, 32).expect("/32 is a valid IPv4 length"))
+            }
+            IpAddr::V6(a) => {
+                Prefix::V6(Ipv6Prefix::new(a, 128).expect("/128 is a valid IPv6 length"))
+            }
+        }
+    }
+
     pub fn addr(&self) -> IpAddr {
         match self {
             Prefix::V4(p) => IpAddr::V4(p.addr()),

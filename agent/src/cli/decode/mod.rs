@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bgp::types::{Family, FamilySet};
 use bgp::wire::{Capability, Message, Messages, SessionContext, StreamItem};
-use clap::{Args, ValueEnum};
+use clap::Args;
+
+use super::output::{Format, outln};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -60,12 +62,6 @@ pub(crate) struct DecodeArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     output: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 fn parse_family(s: &str) -> Result<Family, String> {
@@ -191,14 +187,3 @@ fn first_open_as4(bytes: &[u8]) -> Option<bool> {
         _ => None,
     })
 }
-
-fn write_err(e: io::Error) -> anyhow::Error {
-    anyhow::Error::new(e).context("writing output")
-}
-
-/// Writes a line, mapping I/O errors so a closed pipe is recognised.
-macro_rules! outln {
-    ($out:expr) => { writeln!($out).map_err($crate::cli::decode::write_err) };
-    ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err($crate::cli::decode::write_err) };
-}
-use outln;

@@ -1,0 +1,758 @@
+//! From the file as written to typed settings, once. Every problem is
+//! reported with where it is and what would be accepted, all at once.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bgp::fsm::RemoteAs;
+use bgp::policy::{
+    Action, AsPathMatch, Condition, Fallthrough, Policy, PrefixRange, PrefixSet, RouteSource, Rule,
+    Verdict,
+};
+use bgp::speaker::{
+    DynamicNeighbors, GracefulRestart, LocalRoute, MaxPrefix, MaxPrefixAction, PeerConfig,
+    PeerKind, SpeakerConfig,
+};
+use bgp::types::{Asn, Community, Family, FamilySet, HoldTime, LargeCommunity, Prefix, RouterId};
+
+use super::raw::*;
+use super::{Config, Listen};
+
+/// Problems found, each with its place in the file.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(pub(crate) Vec<String>);
+
+impl Problems {
+    fn add(&mut self, at: &str, what: impl std::fmt::Display) {
+        self.0.push(format!("{at}: {what}"));
+    }
+
+    /// Keeps `Ok` values; records `Err`s.
+    fn take<T, E: std::fmt::Display>(&mut self, at: &str, r: Result<T, E>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(at, e);
+                None
+            }
+        }
+    }
+}
+
+/// Where the graceful-restart marker lives unless `state_dir` says otherwise.
+/// Under /run on purpose: a reboot empties it, and a reboot loses the
+/// forwarding state the marker vouches for.
+pub(crate) const DEFAULT_STATE_DIR: &str = "/run/podroute";
+
+/// What validation needs to know about the host, looked up by the caller so
+/// that validation itself reads nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Host {
+    /// For `router_id: auto`: the first global IPv4 address of the host.
+    pub(crate) ipv4: Option<Ipv4Addr>,
+}
+
+pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> {
+    let mut p = Problems::default();
+    let asn = match &raw.asn {
+        Some(a) => p.take("asn", parse_asn(a)),
+        None => {
+            p.add("asn", "missing: the node's AS number, e.g. `asn: 64512`");
+            None
+        }
+    };
+    let router_id = match &raw.router_id {
+        Some(r) if r == "auto" => match host.ipv4 {
+            Some(a) => p.take("router_id", RouterId::try_from(a)),
+            None => {
+                p.add("router_id", "`auto` found no global IPv4 address on this host; write one, e.g. `router_id: 192.0.2.10`");
+                None
+            }
+        },
+        Some(r) => p.take("router_id", r.parse::<RouterId>()),
+        None => {
+            p.add("router_id", "missing: a unique non-zero ID, usually the node's IPv4 address, e.g. `router_id: 192.0.2.10`");
+            None
+        }
+    };
+    let cluster_id = raw
+        .cluster_id
+        .as_ref()
+        .and_then(|c| p.take("cluster_id", c.parse::<RouterId>()));
+
+    let mut gr = GracefulRestart::default();
+    if let Some(g) = &raw.graceful_restart {
+        if let Some(d) = g
+            .restart_time
+            .as_ref()
+            .and_then(|d| p.take("graceful_restart.restart_time", duration(d)))
+        {
+            if d.as_secs() > 4095 {
+                p.add(
+                    "graceful_restart.restart_time",
+                    "at most 4095 seconds (a 12-bit field, RFC 4724 §3)",
+                );
+            }
+            gr.restart_time = d.as_secs().min(4095) as u16;
+        }
+        if let Some(d) = g
+            .stale_routes_time
+            .as_ref()
+            .and_then(|d| p.take("graceful_restart.stale_routes_time", duration(d)))
+        {
+            gr.stale_routes_time = d;
+        }
+        if let Some(d) = g
+            .selection_deferral
+            .as_ref()
+            .and_then(|d| p.take("graceful_restart.selection_deferral", duration(d)))
+        {
+            gr.selection_deferral = d;
+        }
+    }
+    // Forwarding state survives our restarts: the kernel keeps our routes.
+    gr.forwarding = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+        .into_iter()
+        .collect();
+
+    let policies: BTreeMap<String, Policy> = raw
+        .policies
+        .iter()
+        .filter_map(|(name, rp)| policy(&mut p, name, rp).map(|pol| (name.clone(), pol)))
+        .collect();
+    let defined: Vec<&str> = raw.policies.keys().map(String::as_str).collect();
+
+    let mut peers = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, rp) in raw.peers.iter().enumerate() {
+        let at = format!("peers[{i}]");
+        let Some(address) = rp.address.as_deref() else {
+            p.add(&at, "missing `address`");
+            continue;
+        };
+        let at = format!("peers[{i}] ({address})");
+        let Some(addr) = p.take(
+            &at,
+            address
+                .parse::<IpAddr>()
+                .map_err(|_| format!("`address: {address}` is not an IP address")),
+        ) else {
+            continue;
+        };
+        if let Some(prev) = seen.insert(addr, i) {
+            p.add(
+                &at,
+                format!("the same address as peers[{prev}]; one session per address"),
+            );
+        }
+        if let Some(pc) = peer(&mut p, &at, Some(addr), rp, &defined) {
+            peers.push(pc);
+        }
+    }
+    let mut dynamic = Vec::new();
+    for (i, d) in raw.dynamic_neighbors.iter().enumerate() {
+        let at = format!("dynamic_neighbors[{i}]");
+        let range = p.take(&format!("{at}.range"), d.range.parse::<Prefix>());
+        if d.template.address.is_some() {
+            p.add(
+                &format!("{at}.template"),
+                "a template has no `address`: it applies to any address in `range`",
+            );
+        }
+        let template = peer(
+            &mut p,
+            &format!("{at}.template"),
+            None,
+            &d.template,
+            &defined,
+        );
+        if let (Some(range), Some(template)) = (range, template) {
+            dynamic.push(DynamicNeighbors { range, template });
+        }
+    }
+    let mut originate = Vec::new();
+    for (i, o) in raw.originate.iter().enumerate() {
+        let at = format!("originate[{i}]");
+        let Some(prefix) = p.take(&format!("{at}.prefix"), o.prefix.parse::<Prefix>()) else {
+            continue;
+        };
+        let mut r = LocalRoute::new(prefix);
+        r.communities = list(&mut p, &format!("{at}.communities"), &o.communities, |s| {
+            s.parse::<Community>()
+        });
+        r.large_communities = list(
+            &mut p,
+            &format!("{at}.large_communities"),
+            &o.large_communities,
+            |s| s.parse::<LargeCommunity>(),
+        );
+        r.med = o.med;
+        originate.push(r);
+    }
+
+    let listen = Listen {
+        port: raw.listen.as_ref().and_then(|l| l.port).unwrap_or(179),
+        addresses: match raw.listen.as_ref().and_then(|l| l.addresses.as_ref()) {
+            None => vec![
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            ],
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| {
+                    p.take(
+                        &format!("listen.addresses[{i}]"),
+                        a.parse::<IpAddr>()
+                            .map_err(|_| format!("`{a}` is not an IP address")),
+                    )
+                })
+                .collect(),
+        },
+    };
+
+    if !p.0.is_empty() {
+        return Err(p);
+    }
+    let (Some(asn), Some(router_id)) = (asn, router_id) else {
+        return Err(p);
+    };
+    let mut speaker = SpeakerConfig::new(asn, router_id);
+    speaker.cluster_id = cluster_id;
+    speaker.graceful_restart = gr;
+    speaker.policies = policies;
+    speaker.dynamic_neighbors = dynamic;
+    speaker.always_compare_med = raw.always_compare_med.unwrap_or(false);
+    if let Some(m) = &raw.multipath {
+        speaker.max_paths = m.max_paths.unwrap_or(8).max(1);
+        speaker.multipath_relax = m.relax.unwrap_or(false);
+    }
+    speaker.hostname = raw.hostname.clone().or_else(|| raw.node.clone());
+    Ok(Config {
+        node: raw.node,
+        speaker,
+        peers,
+        originate,
+        listen,
+        control_socket: PathBuf::from(
+            raw.control_socket
+                .as_deref()
+                .unwrap_or(crate::control::DEFAULT_SOCKET),
+        ),
+        state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR)),
+    })
+}
+
+fn peer(
+    p: &mut Problems,
+    at: &str,
+    address: Option<IpAddr>,
+    rp: &RawPeer,
+    defined: &[&str],
+) -> Option<PeerConfig> {
+    let remote_as = match &rp.remote_as {
+        Some(r) => p.take(&format!("{at}.remote_as"), parse_remote_as(r))?,
+        None => {
+            p.add(
+                at,
+                "missing `remote_as`: the peer's AS number, or `internal` / `external`",
+            );
+            return None;
+        }
+    };
+    let mut c = PeerConfig::new(
+        address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        remote_as,
+    );
+    c.description = rp.description.clone();
+    if let Some(k) = &rp.kind {
+        c.kind = p
+            .take(&format!("{at}.kind"), peer_kind(k))
+            .unwrap_or(PeerKind::Other);
+    }
+    c.passive = rp.passive.unwrap_or(false);
+    if let Some(port) = rp.port {
+        c.transport.port = port;
+    }
+    c.transport.local_address = rp.local_address.as_ref().and_then(|a| {
+        p.take(
+            &format!("{at}.local_address"),
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("`{a}` is not an IP address")),
+        )
+    });
+    c.transport.interface = rp.interface.clone();
+    if let Some(IpAddr::V6(v6)) = address
+        && v6.is_unicast_link_local()
+        && rp.interface.is_none()
+    {
+        p.add(at, "a link-local peer needs `interface`, the link it is on");
+    }
+    c.transport.password = match (&rp.password, &rp.password_file) {
+        (Some(_), Some(_)) => {
+            p.add(at, "give `password` or `password_file`, not both");
+            None
+        }
+        (Some(pw), None) => Some(pw.clone()),
+        (None, Some(file)) => p.take(
+            &format!("{at}.password_file"),
+            std::fs::read_to_string(file)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| format!("cannot read {file}: {e}")),
+        ),
+        (None, None) => None,
+    };
+    if c.transport
+        .password
+        .as_ref()
+        .is_some_and(|pw| pw.len() > 80)
+    {
+        p.add(
+            at,
+            "a TCP-MD5 password is at most 80 bytes (the kernel's limit)",
+        );
+    }
+    c.transport.ttl_security = rp.ttl_security;
+    if rp.ttl_security == Some(0) {
+        p.add(
+            &format!("{at}.ttl_security"),
+            "the peer is at least 1 hop away",
+        );
+    }
+    if let Some(h) = rp.hold_time {
+        c.hold_time = p
+            .take(&format!("{at}.hold_time"), HoldTime::new(h))
+            .unwrap_or(c.hold_time);
+    }
+    c.keepalive = rp.keepalive;
+    if let Some(d) = rp
+        .connect_retry
+        .as_ref()
+        .and_then(|d| p.take(&format!("{at}.connect_retry"), duration(d)))
+    {
+        c.connect_retry = d.max(Duration::from_secs(1));
+    }
+    c.delay_open = rp
+        .delay_open
+        .as_ref()
+        .and_then(|d| p.take(&format!("{at}.delay_open"), duration(d)))
+        .filter(|d| !d.is_zero());
+    if let Some(f) = &rp.families {
+        c.families = families(p, &format!("{at}.families"), f);
+    }
+    if let Some(ap) = &rp.add_path {
+        c.add_path_receive = families(p, &format!("{at}.add_path.receive"), &ap.receive);
+        c.add_path_send = families(p, &format!("{at}.add_path.send"), &ap.send);
+    }
+    c.extended_next_hop = rp.extended_next_hop.unwrap_or(false);
+    c.route_reflector_client = rp.route_reflector_client.unwrap_or(false);
+    c.next_hop_self = rp.next_hop_self.unwrap_or(false);
+    c.next_hop_v4 = rp.next_hop_ipv4.as_ref().and_then(|a| {
+        p.take(
+            &format!("{at}.next_hop_ipv4"),
+            a.parse::<Ipv4Addr>()
+                .map_err(|_| format!("`{a}` is not an IPv4 address")),
+        )
+    });
+    c.next_hop_v6 = rp.next_hop_ipv6.as_ref().and_then(|a| {
+        p.take(
+            &format!("{at}.next_hop_ipv6"),
+            a.parse::<Ipv6Addr>()
+                .map_err(|_| format!("`{a}` is not an IPv6 address")),
+        )
+    });
+    for (what, chain) in [("import", &rp.import), ("export", &rp.export)] {
+        for name in chain.iter().flatten() {
+            if !defined.contains(&name.as_str()) {
+                let known = if defined.is_empty() {
+                    "none are defined".to_string()
+                } else {
+                    format!("defined: {}", defined.join(", "))
+                };
+                p.add(
+                    &format!("{at}.{what}"),
+                    format!("policy `{name}` is not defined under `policies` ({known})"),
+                );
+            }
+        }
+    }
+    c.import = rp.import.clone();
+    c.export = rp.export.clone();
+    if let Some(m) = &rp.max_prefix {
+        let action = match m.action.as_deref().unwrap_or("warn") {
+            "warn" => Some(MaxPrefixAction::Warn),
+            "restart" => {
+                let after = m
+                    .restart_after
+                    .as_ref()
+                    .and_then(|d| p.take(&format!("{at}.max_prefix.restart_after"), duration(d)))
+                    .unwrap_or(Duration::from_secs(60));
+                Some(MaxPrefixAction::Restart(after))
+            }
+            other => {
+                p.add(
+                    &format!("{at}.max_prefix.action"),
+                    format!("`{other}`: use `warn` or `restart`"),
+                );
+                None
+            }
+        };
+        c.max_prefix = action.map(|action| MaxPrefix {
+            limit: m.limit,
+            action,
+        });
+    }
+    c.allowas_in = rp.allowas_in.unwrap_or(0);
+    if let Some(d) = rp
+        .min_advertisement_interval
+        .as_ref()
+        .and_then(|d| p.take(&format!("{at}.min_advertisement_interval"), duration(d)))
+    {
+        c.min_advertisement_interval = d;
+    }
+    c.keep_received = rp.keep_received.unwrap_or(false);
+    c.graceful_restart = rp.graceful_restart.unwrap_or(true);
+    Some(c)
+}
+
+fn policy(p: &mut Problems, name: &str, rp: &RawPolicy) -> Option<Policy> {
+    let at = format!("policies.{name}");
+    let default = match rp.default.as_deref().unwrap_or("reject") {
+        "accept" => Fallthrough::Accept,
+        "reject" => Fallthrough::Reject,
+        "next" => Fallthrough::Next,
+        other => {
+            p.add(
+                &format!("{at}.default"),
+                format!("`{other}`: use `accept`, `reject` or `next`"),
+            );
+            Fallthrough::Reject
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, r) in rp.rules.iter().enumerate() {
+        let at = format!("{at}.rules[{i}]");
+        let conditions = conditions(p, &format!("{at}.match"), &r.conditions);
+        let actions = actions(p, &format!("{at}.set"), &r.set);
+        let verdict = match r.action.as_deref() {
+            None => None,
+            Some("accept") => Some(Verdict::Accept),
+            Some("reject") => Some(Verdict::Reject),
+            Some(other) => {
+                p.add(&format!("{at}.action"), format!("`{other}`: use `accept` or `reject`, or leave it out to go on to the next rule"));
+                None
+            }
+        };
+        rules.push(Rule {
+            name: r.name.clone(),
+            conditions,
+            actions,
+            verdict,
+        });
+    }
+    Some(Policy {
+        name: name.to_string(),
+        rules,
+        default,
+    })
+}
+
+fn conditions(p: &mut Problems, at: &str, m: &RawMatch) -> Vec<Condition> {
+    let mut c = Vec::new();
+    if let Some(list) = &m.prefix {
+        let ranges = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| p.take(&format!("{at}.prefix[{i}]"), prefix_range(s)))
+            .collect();
+        c.push(Condition::Prefix(PrefixSet(ranges)));
+    }
+    if let Some(f) = &m.family
+        && let Some(f) = p.take(&format!("{at}.family"), f.parse::<Family>())
+    {
+        c.push(Condition::Family(f));
+    }
+    if let Some(l) = &m.community {
+        c.push(Condition::Community(list(
+            p,
+            &format!("{at}.community"),
+            l,
+            |s| s.parse::<Community>(),
+        )));
+    }
+    if let Some(l) = &m.large_community {
+        c.push(Condition::LargeCommunity(list(
+            p,
+            &format!("{at}.large_community"),
+            l,
+            |s| s.parse::<LargeCommunity>(),
+        )));
+    }
+    if let Some(a) = &m.as_path {
+        let asn = |p: &mut Problems, what: &str, v: &Option<RawAsn>| {
+            v.as_ref()
+                .and_then(|v| p.take(&format!("{at}.as_path.{what}"), parse_asn(v)))
+        };
+        if let Some(x) = asn(p, "contains", &a.contains) {
+            c.push(Condition::AsPath(AsPathMatch::Contains(x)));
+        }
+        if let Some(x) = asn(p, "origin", &a.origin) {
+            c.push(Condition::AsPath(AsPathMatch::OriginatesFrom(x)));
+        }
+        if let Some(x) = asn(p, "neighbor", &a.neighbor) {
+            c.push(Condition::AsPath(AsPathMatch::NeighborIs(x)));
+        }
+        if let Some(n) = a.max_length {
+            c.push(Condition::AsPath(AsPathMatch::LengthAtMost(n)));
+        }
+        if let Some(n) = a.min_length {
+            c.push(Condition::AsPath(AsPathMatch::LengthAtLeast(n)));
+        }
+    }
+    if let Some(l) = &m.neighbor {
+        c.push(Condition::Neighbor(list(
+            p,
+            &format!("{at}.neighbor"),
+            l,
+            prefix_or_address,
+        )));
+    }
+    if let Some(l) = &m.next_hop {
+        c.push(Condition::NextHop(list(
+            p,
+            &format!("{at}.next_hop"),
+            l,
+            prefix_or_address,
+        )));
+    }
+    if let Some(s) = &m.source {
+        let src = match s.as_str() {
+            "local" => Some(RouteSource::Local),
+            "external" => Some(RouteSource::External),
+            "internal" => Some(RouteSource::Internal),
+            other => {
+                p.add(
+                    &format!("{at}.source"),
+                    format!("`{other}`: use `local`, `external` or `internal`"),
+                );
+                None
+            }
+        };
+        c.extend(src.map(Condition::Source));
+    }
+    if let Some(not) = &m.not {
+        for inner in conditions(p, &format!("{at}.not"), not) {
+            c.push(Condition::Not(Box::new(inner)));
+        }
+    }
+    c
+}
+
+fn actions(p: &mut Problems, at: &str, s: &RawSet) -> Vec<Action> {
+    let mut a = Vec::new();
+    if let Some(v) = s.local_pref {
+        a.push(Action::LocalPref(v));
+    }
+    if let Some(v) = s.med {
+        a.push(Action::Med(v));
+    }
+    if s.remove_med == Some(true) {
+        a.push(Action::RemoveMed);
+    }
+    if s.clear_communities == Some(true) {
+        a.push(Action::ClearCommunities);
+    }
+    if let Some(l) = &s.remove_communities {
+        a.push(Action::RemoveCommunities(list(
+            p,
+            &format!("{at}.remove_communities"),
+            l,
+            |x| x.parse::<Community>(),
+        )));
+    }
+    if let Some(l) = &s.add_communities {
+        a.push(Action::AddCommunities(list(
+            p,
+            &format!("{at}.add_communities"),
+            l,
+            |x| x.parse::<Community>(),
+        )));
+    }
+    if let Some(l) = &s.remove_large_communities {
+        a.push(Action::RemoveLargeCommunities(list(
+            p,
+            &format!("{at}.remove_large_communities"),
+            l,
+            |x| x.parse::<LargeCommunity>(),
+        )));
+    }
+    if let Some(l) = &s.add_large_communities {
+        a.push(Action::AddLargeCommunities(list(
+            p,
+            &format!("{at}.add_large_communities"),
+            l,
+            |x| x.parse::<LargeCommunity>(),
+        )));
+    }
+    match s.next_hop.as_deref() {
+        None => {}
+        Some("self") => a.push(Action::NextHopSelf),
+        Some(addr) => {
+            if let Some(ip) = p.take(
+                &format!("{at}.next_hop"),
+                addr.parse::<IpAddr>()
+                    .map_err(|_| format!("`{addr}`: an IP address, or `self`")),
+            ) {
+                a.push(Action::NextHop(ip));
+            }
+        }
+    }
+    match &s.prepend {
+        None => {}
+        Some(RawPrepend::Count(n)) => a.push(Action::Prepend {
+            asn: None,
+            count: *n,
+        }),
+        Some(RawPrepend::Asn { asn, count }) => {
+            if let Some(asn) = p.take(&format!("{at}.prepend.asn"), parse_asn(asn)) {
+                a.push(Action::Prepend {
+                    asn: Some(asn),
+                    count: *count,
+                });
+            }
+        }
+    }
+    a
+}
+
+fn list<T, E: std::fmt::Display>(
+    p: &mut Problems,
+    at: &str,
+    items: &[String],
+    f: impl Fn(&str) -> Result<T, E>,
+) -> Vec<T> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| p.take(&format!("{at}[{i}]"), f(s)))
+        .collect()
+}
+
+fn families(p: &mut Problems, at: &str, names: &[String]) -> FamilySet {
+    let mut set = FamilySet::EMPTY;
+    for (i, n) in names.iter().enumerate() {
+        if let Some(f) = p.take(&format!("{at}[{i}]"), n.parse::<Family>())
+            && !set.insert(f)
+        {
+            p.add(
+                &format!("{at}[{i}]"),
+                format!("{f}: podroute speaks ipv4-unicast and ipv6-unicast"),
+            );
+        }
+    }
+    set
+}
+
+fn peer_kind(s: &str) -> Result<PeerKind, String> {
+    Ok(match s {
+        "mesh" => PeerKind::Mesh,
+        "tor" => PeerKind::Tor,
+        "reflector-client" => PeerKind::ReflectorClient,
+        "reflector" => PeerKind::Reflector,
+        "other" => PeerKind::Other,
+        other => {
+            return Err(format!(
+                "`{other}`: use mesh, tor, reflector-client, reflector or other"
+            ));
+        }
+    })
+}
+
+pub(crate) fn parse_asn(a: &RawAsn) -> Result<Asn, String> {
+    match a {
+        RawAsn::Number(0) => Err("AS 0 is reserved (RFC 7607)".into()),
+        RawAsn::Number(n) => Ok(Asn::new(*n)),
+        RawAsn::Text(t) => t.parse::<Asn>().map_err(|e| e.to_string()).and_then(|a| {
+            if a == Asn::ZERO {
+                Err("AS 0 is reserved (RFC 7607)".to_string())
+            } else {
+                Ok(a)
+            }
+        }),
+    }
+}
+
+fn parse_remote_as(a: &RawAsn) -> Result<RemoteAs, String> {
+    match a {
+        RawAsn::Text(t) if t == "internal" => Ok(RemoteAs::Internal),
+        RawAsn::Text(t) if t == "external" => Ok(RemoteAs::External),
+        other => parse_asn(other)
+            .map(RemoteAs::Exact)
+            .map_err(|e| format!("{e}; or use `internal` / `external`")),
+    }
+}
+
+/// `90`, `90s`, `2m`, `1h`, `500ms`.
+pub(crate) fn duration(d: &RawDuration) -> Result<Duration, String> {
+    match d {
+        RawDuration::Seconds(s) => Ok(Duration::from_secs(*s)),
+        RawDuration::Text(t) => {
+            let t = t.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: u64 = num.parse().map_err(|_| {
+                format!("`{t}` is not a duration: use seconds (90) or 90s, 2m, 1h, 500ms")
+            })?;
+            match unit.trim() {
+                "" | "s" => Ok(Duration::from_secs(n)),
+                "ms" => Ok(Duration::from_millis(n)),
+                "m" => Ok(Duration::from_secs(n * 60)),
+                "h" => Ok(Duration::from_secs(n * 3600)),
+                other => Err(format!(
+                    "`{other}` is not a duration unit: use ms, s, m or h"
+                )),
+            }
+        }
+    }
+}
+
+/// `10.244.0.0/16`, `10.244.0.0/16 le 24`, `10.244.0.0/16 ge 24 le 26`.
+fn prefix_range(s: &str) -> Result<PrefixRange, String> {
+    let mut words = s.split_whitespace();
+    let prefix: Prefix = words
+        .next()
+        .ok_or("empty prefix")?
+        .parse()
+        .map_err(|e: bgp::types::ParsePrefixError| e.to_string())?;
+    let (mut ge, mut le) = (None, None);
+    while let Some(w) = words.next() {
+        let n: u8 = words
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("`{s}`: `{w}` needs a length after it"))?;
+        match w {
+            "ge" => ge = Some(n),
+            "le" => le = Some(n),
+            other => return Err(format!("`{s}`: `{other}` is neither `ge` nor `le`")),
+        }
+    }
+    PrefixRange::new(prefix, ge, le).map_err(|e| e.to_string())
+}
+
+/// A prefix, or an address meaning just itself.
+fn prefix_or_address(s: &str) -> Result<Prefix, String> {
+    if s.contains('/') {
+        return s.parse::<Prefix>().map_err(|e| e.to_string());
+    }
+    match s.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => Ok(Prefix::V4(
+            bgp::types::Ipv4Prefix::new(a, 32).map_err(|e| e.to_string())?,
+        )),
+        Ok(IpAddr::V6(a)) => Ok(Prefix::V6(
+            bgp::types::Ipv6Prefix::new(a, 128).map_err(|e| e.to_string())?,
+        )),
+        Err(_) => Err(format!("`{s}` is neither a prefix nor an address")),
+    }
+}

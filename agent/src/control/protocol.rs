@@ -1,0 +1,180 @@
+//! The control protocol between `podroute show ...` and the agent: one JSON
+//! request per connection on a unix socket, one JSON response, both
+//! versioned. The agent answers with snapshots of its state.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a request or response changes incompatibly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub version: u32,
+    #[serde(flatten)]
+    pub query: Query,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "query", rename_all = "kebab-case")]
+pub enum Query {
+    Status,
+    Neighbors,
+    Neighbor {
+        address: IpAddr,
+    },
+    /// Best routes, or every path with `all`; one prefix if given.
+    Routes {
+        #[serde(default)]
+        all: bool,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    /// A peer's Adj-RIB-In (pre-policy, when kept) or Adj-RIB-Out.
+    Rib {
+        direction: RibDirection,
+        address: IpAddr,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RibDirection {
+    In,
+    Out,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub version: u32,
+    #[serde(flatten)]
+    pub body: ResponseBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "kebab-case")]
+pub enum ResponseBody {
+    Status(Status),
+    Neighbors { neighbors: Vec<NeighborSummary> },
+    Neighbor(Box<NeighborDetail>),
+    Routes { routes: Vec<RouteEntry> },
+    Rib { entries: Vec<RibEntry> },
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The agent's release. Named `agent_version` on the wire: a `version`
+    /// key would collide with `Response::version`, which the body is
+    /// flattened into.
+    #[serde(rename = "agent_version")]
+    pub version: String,
+    pub node: Option<String>,
+    pub router_id: String,
+    pub asn: u32,
+    pub uptime_secs: u64,
+    pub peers_configured: usize,
+    pub peers_established: usize,
+    pub prefixes: usize,
+    pub paths: usize,
+    pub attribute_sets: usize,
+    /// Still deferring best-path selection after a graceful restart.
+    pub deferring: bool,
+    pub originated: Vec<String>,
+}
+
+/// Per family counts, keyed by family name ("ipv4-unicast").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyCounts {
+    pub family: String,
+    /// Pre-policy count; known only when received routes are kept.
+    pub received: Option<u64>,
+    pub accepted: u64,
+    pub advertised: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborSummary {
+    pub address: IpAddr,
+    pub asn: Option<u32>,
+    /// mesh, tor, reflector-client, reflector, dynamic, other.
+    pub kind: String,
+    pub description: Option<String>,
+    /// RFC 4271 state name.
+    pub state: String,
+    /// Seconds in Established, or since the last change otherwise.
+    pub uptime_secs: Option<u64>,
+    pub families: Vec<FamilyCounts>,
+    pub last_error: Option<String>,
+    /// Set when RFC 8212 blocks routes for lack of policy.
+    pub policy_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborDetail {
+    pub summary: NeighborSummary,
+    pub router_id: Option<String>,
+    pub hostname: Option<String>,
+    pub local_address: Option<IpAddr>,
+    pub hold_time: Option<u16>,
+    pub keepalive_secs: Option<u64>,
+    pub configured_hold_time: u16,
+    /// Capabilities the peer sent, one line each.
+    pub capabilities: Vec<String>,
+    /// What was negotiated ("4-octet AS", "route refresh", "ADD-PATH
+    /// receive ipv4-unicast", "graceful restart (peer 120 s)"...).
+    pub negotiated: Vec<String>,
+    pub import_policy: Option<Vec<String>>,
+    pub export_policy: Option<Vec<String>>,
+    pub route_reflector_client: bool,
+    pub updates_received: u64,
+    pub updates_sent: u64,
+    pub rejected_by_checks: u64,
+    pub last_down: Option<String>,
+    pub graceful_restart_stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathEntry {
+    pub best: bool,
+    /// Part of the ECMP set.
+    pub multipath: bool,
+    /// "local" or the peer's address.
+    pub from: String,
+    pub next_hop: String,
+    pub as_path: String,
+    pub origin: String,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub age_secs: u64,
+    pub stale: bool,
+    /// Why it is not the best (decision step).
+    pub not_best: Option<String>,
+    pub path_id: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteEntry {
+    pub prefix: String,
+    /// The best path first; all paths with `all`.
+    pub paths: Vec<PathEntry>,
+    /// Kernel FIB state: "installed", "pending", "not installed: ...".
+    /// `None` until the agent programs the kernel.
+    pub fib: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RibEntry {
+    pub prefix: String,
+    pub path_id: Option<u32>,
+    pub next_hop: String,
+    pub as_path: String,
+    pub origin: String,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+}

@@ -1,0 +1,161 @@
+//! `podroute agent`: the long-running daemon. It wires the parts together
+//! and owns the process lifecycle (signals, graceful-restart marker); the
+//! routing work happens in [`crate::net::Driver`].
+//!
+//! Signals: SIGTERM / SIGINT stop gracefully (peers keep our routes for the
+//! restart time, RFC 4724); SIGHUP re-reads the configuration file.
+
+pub(crate) mod logging;
+mod restart_marker;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config};
+use crate::net::{Driver, DriverParts};
+
+/// Where the configuration comes from; SIGHUP reads it again.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    File(PathBuf),
+    Embedded,
+}
+
+impl Source {
+    pub(crate) fn load(&self) -> anyhow::Result<Config> {
+        match self {
+            Source::File(p) => config::load(p),
+            Source::Embedded => config::embedded_default(),
+        }
+    }
+}
+
+/// Runs the agent until a stop signal.
+pub(crate) fn run(source: Source, config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("podroute")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(source, config))
+}
+
+async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+
+    match restart_marker::take(&config.state_dir, SystemTime::now()) {
+        restart_marker::Start::Cold => info!("cold start"),
+        restart_marker::Start::Graceful { after } => {
+            info!(
+                after_secs = after.as_secs(),
+                "graceful restart: telling peers we kept forwarding state and waiting for their End-of-RIB before choosing routes"
+            );
+            config.speaker.graceful_restart.restarting = true;
+        }
+        restart_marker::Start::TooLate {
+            after,
+            restart_time,
+        } => warn!(
+            after_secs = after.as_secs(),
+            restart_time,
+            "the previous run stopped longer ago than its graceful-restart time; peers have dropped our routes, starting cold"
+        ),
+    }
+    let restart_time = config.speaker.graceful_restart.restart_time;
+    let state_dir = config.state_dir.clone();
+    let socket = config.control_socket.clone();
+    info!(
+        node = config.node.as_deref().unwrap_or("-"),
+        asn = %config.speaker.asn,
+        router_id = %config.speaker.router_id,
+        peers = config.peers.len(),
+        "starting podroute {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if config.peers.is_empty() && config.speaker.dynamic_neighbors.is_empty() {
+        warn!(
+            "no peers configured: add `peers:` to a configuration file and run `podroute agent --config FILE`"
+        );
+    }
+
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let driver = Driver::new(DriverParts {
+        config,
+        control: control_rx,
+        reload: reload_rx,
+        shutdown: shutdown.clone(),
+    })
+    .await?;
+
+    let server = {
+        let token = shutdown.clone();
+        let socket = socket.clone();
+        tokio::spawn(async move { crate::control::server::serve(&socket, control_tx, token).await })
+    };
+    let driver = tokio::spawn(driver.run());
+
+    let signals = {
+        let shutdown = shutdown.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = sigterm.recv() => { info!("SIGTERM: stopping"); break }
+                    _ = sigint.recv() => { info!("SIGINT: stopping"); break }
+                    _ = sighup.recv() => match source.load() {
+                        Ok(c) => { let _ = reload_tx.send(c).await; }
+                        Err(e) => error!("SIGHUP: the configuration was not reloaded: {e:#}"),
+                    },
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            shutdown.cancel();
+        }
+    };
+
+    let mut server = server;
+    let mut driver = driver;
+    tokio::select! {
+        _ = signals => {}
+        r = &mut server => {
+            shutdown.cancel();
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e.context(format!("the control socket {} failed", socket.display()))),
+                Err(e) => anyhow::bail!("the control server task failed: {e}"),
+            }
+        }
+        r = &mut driver => {
+            shutdown.cancel();
+            return match r {
+                Ok(r) => r,
+                Err(e) => Err(anyhow::anyhow!("the BGP driver task failed: {e}")),
+            };
+        }
+    }
+    let stopped = driver.await.context("the BGP driver task failed")?;
+    let _ = server.await;
+    stopped?;
+    if restart_time > 0 {
+        match restart_marker::leave(&state_dir, SystemTime::now(), restart_time) {
+            Ok(()) => info!(
+                restart_time,
+                "stopped; a restart within {restart_time} s is graceful"
+            ),
+            Err(e) => warn!("stopped, but the next start will be cold: {e:#}"),
+        }
+    } else {
+        info!("stopped");
+    }
+    Ok(())
+}

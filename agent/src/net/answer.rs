@@ -1,0 +1,306 @@
+//! Answers to `podroute show ...`, from the speaker's state.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use bgp::rib::{Path, Source};
+use bgp::speaker::{PeerKind, PeerView, Speaker};
+use bgp::types::Prefix;
+use bgp::wire::NextHop;
+
+use crate::config::Config;
+use crate::control::protocol::{
+    FamilyCounts, NeighborDetail, NeighborSummary, PathEntry, Query, ResponseBody, RibDirection,
+    RibEntry, RouteEntry, Status,
+};
+
+pub(crate) fn answer(
+    speaker: &Speaker,
+    config: &Config,
+    started: Instant,
+    query: Query,
+) -> ResponseBody {
+    let now = Instant::now();
+    match query {
+        Query::Status => ResponseBody::Status(status(speaker, config, started, now)),
+        Query::Neighbors => ResponseBody::Neighbors {
+            neighbors: speaker.peers().map(|p| summary(&p, now)).collect(),
+        },
+        Query::Neighbor { address } => match speaker.peer(address) {
+            Some(p) => ResponseBody::Neighbor(Box::new(detail(&p, now))),
+            None => not_a_neighbor(speaker, address),
+        },
+        Query::Routes { all, prefix } => routes(speaker, all, prefix.as_deref(), now),
+        Query::Rib { direction, address } => match speaker.peer(address) {
+            None => not_a_neighbor(speaker, address),
+            Some(p) => rib(&p, direction),
+        },
+    }
+}
+
+fn not_a_neighbor(speaker: &Speaker, address: IpAddr) -> ResponseBody {
+    let known: Vec<String> = speaker.peers().map(|p| p.address().to_string()).collect();
+    ResponseBody::Error {
+        message: format!(
+            "{address} is not a neighbor{}",
+            if known.is_empty() {
+                " (no neighbors are configured)".to_string()
+            } else {
+                format!("; neighbors: {}", known.join(", "))
+            }
+        ),
+    }
+}
+
+fn status(speaker: &Speaker, config: &Config, started: Instant, now: Instant) -> Status {
+    let c = speaker.config();
+    Status {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        node: config.node.clone(),
+        router_id: c.router_id.to_string(),
+        asn: c.asn.get(),
+        uptime_secs: now.duration_since(started).as_secs(),
+        peers_configured: speaker.peers().count(),
+        peers_established: speaker
+            .peers()
+            .filter(|p| p.state() == bgp::fsm::State::Established)
+            .count(),
+        prefixes: speaker.rib().len(),
+        paths: speaker.rib().iter().map(|(_, d)| d.paths.len()).sum(),
+        attribute_sets: speaker.attribute_sets(),
+        deferring: speaker.is_deferring(),
+        originated: speaker
+            .local_routes()
+            .map(|r| r.prefix.to_string())
+            .collect(),
+    }
+}
+
+fn kind(k: PeerKind) -> &'static str {
+    match k {
+        PeerKind::Mesh => "mesh",
+        PeerKind::Tor => "tor",
+        PeerKind::ReflectorClient => "reflector-client",
+        PeerKind::Reflector => "reflector",
+        PeerKind::Dynamic => "dynamic",
+        PeerKind::Other => "other",
+    }
+}
+
+fn summary(p: &PeerView<'_>, now: Instant) -> NeighborSummary {
+    let c = p.config();
+    let families = c
+        .families
+        .iter()
+        .map(|f| FamilyCounts {
+            family: f.to_string(),
+            received: p.received(f).map(|n| n as u64),
+            accepted: u64::from(p.accepted(f)),
+            advertised: p.advertised(f) as u64,
+        })
+        .collect();
+    let asn = p
+        .negotiated()
+        .map(|n| n.peer_as.get())
+        .or(match c.remote_as {
+            bgp::fsm::RemoteAs::Exact(a) => Some(a.get()),
+            _ => None,
+        });
+    NeighborSummary {
+        address: p.address(),
+        asn,
+        kind: kind(c.kind).to_string(),
+        description: c.description.clone(),
+        state: p.state().to_string(),
+        uptime_secs: p
+            .established_since()
+            .map(|t| now.duration_since(t).as_secs()),
+        families,
+        last_error: p.last_error().map(str::to_string),
+        policy_note: p.rfc8212_blocked().map(str::to_string),
+    }
+}
+
+fn detail(p: &PeerView<'_>, now: Instant) -> NeighborDetail {
+    let n = p.negotiated();
+    let mut negotiated = Vec::new();
+    if let Some(n) = n {
+        negotiated.push(format!(
+            "families {}",
+            n.families
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if n.context.four_octet_as {
+            negotiated.push("4-octet AS".into());
+        }
+        if n.route_refresh {
+            negotiated.push(if n.enhanced_route_refresh {
+                "enhanced route refresh".into()
+            } else {
+                "route refresh".into()
+            });
+        }
+        if n.context.extended_message {
+            negotiated.push("extended messages".into());
+        }
+        for f in n.context.add_path_receive.iter() {
+            negotiated.push(format!("ADD-PATH receive {f}"));
+        }
+        for f in n.context.add_path_send.iter() {
+            negotiated.push(format!("ADD-PATH send {f}"));
+        }
+        for f in n.context.extended_next_hop_send.iter() {
+            negotiated.push(format!("extended next hop {f}"));
+        }
+        if let Some(gr) = &n.peer_graceful_restart {
+            negotiated.push(format!(
+                "graceful restart (peer restart time {} s{})",
+                gr.restart_time,
+                if n.graceful_notification {
+                    ", N bit"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    NeighborDetail {
+        summary: summary(p, now),
+        router_id: n.map(|n| n.peer_id.to_string()),
+        hostname: n.and_then(|n| n.peer_hostname.clone()),
+        local_address: p.local_end().map(|l| l.address),
+        hold_time: n.map(|n| n.hold_time.seconds()),
+        keepalive_secs: n.map(|n| n.keepalive.as_secs()),
+        configured_hold_time: p.config().hold_time.seconds(),
+        capabilities: n
+            .map(|n| n.peer_capabilities.iter().map(|c| c.to_string()).collect())
+            .unwrap_or_default(),
+        negotiated,
+        import_policy: p.config().import.clone(),
+        export_policy: p.config().export.clone(),
+        route_reflector_client: p.config().route_reflector_client,
+        updates_received: p.counters().updates_received,
+        updates_sent: p.counters().updates_sent,
+        rejected_by_checks: p.counters().rejected_by_checks,
+        last_down: p.last_down().map(|d| {
+            let g = if d.graceful {
+                " (graceful restart)"
+            } else {
+                ""
+            };
+            format!("{}{g}", d.reason)
+        }),
+        graceful_restart_stale: p.stale_until().is_some(),
+    }
+}
+
+fn next_hop(nh: &NextHop) -> String {
+    match nh {
+        NextHop::V4(a) if a.is_unspecified() => "self".into(),
+        NextHop::V6 { global, .. } if global.is_unspecified() => "self".into(),
+        other => other.to_string(),
+    }
+}
+
+fn path_entry(speaker: &Speaker, p: &Path, best: bool, now: Instant) -> PathEntry {
+    let a = &p.attrs;
+    PathEntry {
+        best,
+        multipath: p.multipath && !best,
+        from: match p.source {
+            Source::Local => "local".into(),
+            Source::Peer(id) => speaker
+                .peer_by_id(id)
+                .map_or_else(|| format!("peer {}", id.0), |v| v.address().to_string()),
+        },
+        next_hop: next_hop(&a.next_hop),
+        as_path: a.as_path.to_string(),
+        origin: a.origin.to_string(),
+        med: a.med,
+        local_pref: a.local_pref,
+        communities: a.communities.iter().map(|c| c.to_string()).collect(),
+        large_communities: a.large_communities.iter().map(|c| c.to_string()).collect(),
+        age_secs: now.saturating_duration_since(p.since).as_secs(),
+        stale: p.stale,
+        not_best: p.lost.map(|l| l.to_string()),
+        path_id: p.path_id.map(|i| i.0),
+    }
+}
+
+fn routes(speaker: &Speaker, all: bool, prefix: Option<&str>, now: Instant) -> ResponseBody {
+    let filter = match prefix.map(str::parse::<Prefix>) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            return ResponseBody::Error {
+                message: e.to_string(),
+            };
+        }
+    };
+    let routes = speaker
+        .rib()
+        .iter()
+        .filter(|(p, _)| filter.is_none_or(|f| **p == f))
+        .filter_map(|(prefix, dest)| {
+            let best = dest.best()?;
+            let mut paths = vec![path_entry(speaker, best, true, now)];
+            if all {
+                paths.extend(
+                    dest.paths
+                        .iter()
+                        .filter(|p| !std::ptr::eq(*p, best))
+                        .map(|p| path_entry(speaker, p, false, now)),
+                );
+            } else {
+                paths.extend(
+                    dest.multipath()
+                        .skip(1)
+                        .map(|p| path_entry(speaker, p, false, now)),
+                );
+            }
+            Some(RouteEntry {
+                prefix: prefix.to_string(),
+                paths,
+                fib: None,
+            })
+        })
+        .collect();
+    ResponseBody::Routes { routes }
+}
+
+fn rib(p: &PeerView<'_>, direction: RibDirection) -> ResponseBody {
+    let entry = |prefix: &Prefix, path_id: Option<u32>, a: &bgp::rib::RouteAttrs| RibEntry {
+        prefix: prefix.to_string(),
+        path_id,
+        next_hop: next_hop(&a.next_hop),
+        as_path: a.as_path.to_string(),
+        origin: a.origin.to_string(),
+        med: a.med,
+        local_pref: a.local_pref,
+        communities: a.communities.iter().map(|c| c.to_string()).collect(),
+        large_communities: a.large_communities.iter().map(|c| c.to_string()).collect(),
+    };
+    match direction {
+        RibDirection::Out => ResponseBody::Rib {
+            entries: p
+                .adj_rib_out()
+                .map(|(prefix, a)| entry(prefix, None, a))
+                .collect(),
+        },
+        RibDirection::In if !p.config().keep_received => ResponseBody::Error {
+            message: format!(
+                "routes received from {} are not kept before policy; set `keep_received: true` on the peer, or see what was accepted with `podroute show routes --all`",
+                p.address()
+            ),
+        },
+        RibDirection::In => ResponseBody::Rib {
+            entries: p
+                .adj_rib_in()
+                .map(|((prefix, id), a)| entry(prefix, id.map(|i| i.0), a))
+                .collect(),
+        },
+    }
+}

@@ -1,0 +1,439 @@
+//! The task that owns the speaker: feeds it network events, control
+//! queries and time, and carries out its outputs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bgp::fsm::ConnId;
+use bgp::speaker::{Input, Output, PeerEvent, PeerEventKind, Speaker};
+use bgp::types::Prefix;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::NetEvent;
+use super::conn::{WriterCmd, read_loop, write_loop};
+use super::ifaddr::{canonical, local_end};
+use super::transport;
+use crate::config::Config;
+use crate::control::protocol::{Query, ResponseBody};
+
+/// Ids the driver gives inbound connections (the speaker's sessions name
+/// their own outbound ones; the top bit keeps the two apart).
+const INBOUND: u64 = 1 << 63;
+
+/// How long we wait for a connection attempt before the session's connect
+/// retry timer decides again.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long shutdown waits for NOTIFICATIONs to be written.
+const FLUSH_ON_SHUTDOWN: Duration = Duration::from_secs(3);
+
+/// A control query with the channel for its answer.
+pub(crate) type ControlRequest = (Query, oneshot::Sender<ResponseBody>);
+
+/// What the driver is built from.
+#[derive(Debug)]
+pub(crate) struct DriverParts {
+    pub(crate) config: Config,
+    pub(crate) control: mpsc::Receiver<ControlRequest>,
+    /// A re-read configuration file (SIGHUP).
+    pub(crate) reload: mpsc::Receiver<Config>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+#[derive(Debug)]
+struct Conn {
+    writer: mpsc::UnboundedSender<WriterCmd>,
+}
+
+/// The speaker and the connections it talks through.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    speaker: Speaker,
+    config: Config,
+    started: Instant,
+    conns: HashMap<ConnId, Conn>,
+    connecting: HashMap<ConnId, tokio::task::AbortHandle>,
+    listeners: Vec<std::sync::Arc<TcpListener>>,
+    events_tx: mpsc::Sender<NetEvent>,
+    events: mpsc::Receiver<NetEvent>,
+    control: mpsc::Receiver<ControlRequest>,
+    reload: mpsc::Receiver<Config>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    next_inbound: u64,
+}
+
+impl Driver {
+    /// Binds the listeners and configures the speaker; nothing runs yet.
+    pub(crate) async fn new(parts: DriverParts) -> anyhow::Result<Driver> {
+        let DriverParts {
+            config,
+            control,
+            reload,
+            shutdown,
+        } = parts;
+        let now = Instant::now();
+        let speaker = Speaker::new(config.speaker.clone(), now);
+        let (events_tx, events) = mpsc::channel(4096);
+        let mut listeners = Vec::new();
+        for addr in &config.listen.addresses {
+            match transport::listen(*addr, config.listen.port) {
+                Ok(l) => {
+                    info!(address = %addr, port = config.listen.port, "listening for BGP");
+                    listeners.push(std::sync::Arc::new(l));
+                }
+                // An IPv6 listener on a host without IPv6 is not fatal if
+                // another address works.
+                Err(e) if config.listen.addresses.len() > 1 => {
+                    warn!(address = %addr, port = config.listen.port, "cannot listen: {e}")
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "cannot listen on {addr} port {}: is another BGP daemon running, or is the port below 1024 without CAP_NET_BIND_SERVICE?",
+                            config.listen.port
+                        )
+                    });
+                }
+            }
+        }
+        if listeners.is_empty() && !config.listen.addresses.is_empty() {
+            anyhow::bail!("could not listen on any address; see the warnings above");
+        }
+        let d = Driver {
+            speaker,
+            config,
+            started: Instant::now(),
+            conns: HashMap::new(),
+            connecting: HashMap::new(),
+            listeners,
+            events_tx,
+            events,
+            control,
+            reload,
+            shutdown,
+            tasks: JoinSet::new(),
+            next_inbound: 0,
+        };
+        d.install_md5_keys(&BTreeMap::new());
+        Ok(d)
+    }
+
+    /// TCP-MD5 keys must be on the listening socket before a peer's SYN.
+    /// `previous`: keys installed for an older configuration, removed here
+    /// when they are gone from this one.
+    fn install_md5_keys(&self, previous: &BTreeMap<Prefix, String>) {
+        let wanted = md5_keys(&self.config);
+        let removed = previous.keys().filter(|k| !wanted.contains_key(k));
+        let changes = wanted
+            .iter()
+            .filter(|(k, pw)| previous.get(*k) != Some(*pw))
+            .map(|(k, pw)| (k, Some(pw.as_str())))
+            .chain(removed.map(|k| (k, None)));
+        for (peers, key) in changes {
+            for l in &self.listeners {
+                let family_matches = l
+                    .local_addr()
+                    .is_ok_and(|a| a.is_ipv6() == peers.addr().is_ipv6());
+                if !family_matches {
+                    continue;
+                }
+                if let Err(e) = transport::listener_key(l, peers, key) {
+                    error!(peers = %peers, "cannot set the TCP-MD5 key on the listening socket: {e}");
+                }
+            }
+        }
+    }
+
+    /// Runs until shutdown.
+    pub(crate) async fn run(mut self) -> anyhow::Result<()> {
+        for l in self.listeners.clone() {
+            let tx = self.events_tx.clone();
+            let stop = self.shutdown.clone();
+            self.tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        r = l.accept() => match r {
+                            Ok((stream, remote)) => {
+                                if tx.send(NetEvent::Accepted { stream, remote }).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                warn!("accept failed: {e}");
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                        },
+                    }
+                }
+            });
+        }
+        for peer in self.config.peers.clone() {
+            self.feed(Input::AddPeer(peer));
+        }
+        for route in self.config.originate.clone() {
+            self.feed(Input::Originate(route));
+        }
+        // Lets the speaker report a cold start's (empty) initial table now.
+        let outs = self.speaker.handle_timeout(Instant::now());
+        self.apply(outs);
+
+        loop {
+            let deadline = self
+                .speaker
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => break,
+                Some(ev) = self.events.recv() => self.net_event(ev),
+                Some((query, reply)) = self.control.recv() => {
+                    let answer = super::answer::answer(&self.speaker, &self.config, self.started, query);
+                    let _ = reply.send(answer);
+                }
+                Some(new) = self.reload.recv() => self.reload(new),
+                _ = sleep_until(deadline) => {
+                    let outs = self.speaker.handle_timeout(Instant::now());
+                    self.apply(outs);
+                }
+            }
+        }
+        self.stop().await;
+        Ok(())
+    }
+
+    /// Graceful stop: every peer is told (or left able to keep our routes,
+    /// RFC 4724), queued bytes are written, then everything closes.
+    async fn stop(mut self) {
+        info!("shutting down: closing BGP sessions so peers keep our routes (graceful restart)");
+        self.feed(Input::Shutdown { graceful: true });
+        for c in self.conns.values() {
+            let _ = c.writer.send(WriterCmd::Close);
+        }
+        self.conns.clear();
+        for (_, a) in self.connecting.drain() {
+            a.abort();
+        }
+        let _ = tokio::time::timeout(FLUSH_ON_SHUTDOWN, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.abort_all();
+    }
+
+    /// Applies a re-read configuration without touching what did not change.
+    fn reload(&mut self, new: Config) {
+        match crate::config::reload_plan(&self.config, &new) {
+            Err(refused) => {
+                for r in &refused {
+                    error!("configuration not reloaded: {r}");
+                }
+            }
+            Ok(plan) if plan.inputs.is_empty() => info!("configuration reloaded: nothing changed"),
+            Ok(plan) => {
+                for line in &plan.summary {
+                    info!("configuration reloaded: {line}");
+                }
+                let restarting = self.config.speaker.graceful_restart.restarting;
+                let old = std::mem::replace(&mut self.config, new);
+                self.config.speaker.graceful_restart.restarting = restarting;
+                self.install_md5_keys(&md5_keys(&old));
+                for input in plan.inputs {
+                    self.feed(input);
+                }
+            }
+        }
+    }
+
+    fn feed(&mut self, input: Input<'_>) {
+        let outs = self.speaker.handle(Instant::now(), input);
+        self.apply(outs);
+    }
+
+    fn net_event(&mut self, ev: NetEvent) {
+        match ev {
+            NetEvent::Accepted { stream, remote } => {
+                let remote_ip = canonical(remote.ip());
+                self.next_inbound += 1;
+                let conn = ConnId(INBOUND | self.next_inbound);
+                if let Some(peer) = self.speaker.peer(remote_ip)
+                    && let Err(e) = transport::accepted_options(&stream, &peer.config().transport)
+                {
+                    warn!(peer = %remote_ip, "cannot set socket options: {e}");
+                }
+                let local = stream
+                    .local_addr()
+                    .map(|a| local_end(a.ip()))
+                    .unwrap_or_else(|_| local_end(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)));
+                debug!(peer = %remote_ip, "connection accepted");
+                self.start_io(conn, stream);
+                self.feed(Input::Accepted {
+                    conn,
+                    remote: remote_ip,
+                    local,
+                });
+            }
+            NetEvent::Connected { conn, stream } => {
+                self.connecting.remove(&conn);
+                let local = match stream.local_addr() {
+                    Ok(a) => local_end(a.ip()),
+                    Err(e) => {
+                        self.feed(Input::ConnectFailed {
+                            conn,
+                            error: e.to_string(),
+                        });
+                        return;
+                    }
+                };
+                self.start_io(conn, stream);
+                self.feed(Input::Connected { conn, local });
+            }
+            NetEvent::ConnectFailed { conn, error } => {
+                self.connecting.remove(&conn);
+                self.feed(Input::ConnectFailed { conn, error });
+            }
+            NetEvent::Message { conn, bytes } => {
+                if self.conns.contains_key(&conn) {
+                    self.feed(Input::Message {
+                        conn,
+                        bytes: &bytes,
+                    });
+                }
+            }
+            NetEvent::Closed { conn, error } => {
+                if let Some(e) = error {
+                    debug!(?conn, "connection error: {e}");
+                }
+                if self.conns.remove(&conn).is_some() {
+                    self.feed(Input::Closed { conn });
+                }
+            }
+        }
+    }
+
+    fn start_io(&mut self, conn: ConnId, stream: tokio::net::TcpStream) {
+        let (rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.conns.insert(conn, Conn { writer: tx });
+        self.tasks
+            .spawn(read_loop(conn, rd, self.events_tx.clone()));
+        self.tasks.spawn(write_loop(wr, rx));
+    }
+
+    fn apply(&mut self, outs: Vec<Output>) {
+        for o in outs {
+            match o {
+                Output::Connect {
+                    conn,
+                    peer,
+                    transport,
+                } => {
+                    let tx = self.events_tx.clone();
+                    let handle = self.tasks.spawn(async move {
+                        let ev = match transport::connect(peer, &transport, CONNECT_TIMEOUT).await {
+                            Ok(stream) => NetEvent::Connected { conn, stream },
+                            Err(e) => NetEvent::ConnectFailed {
+                                conn,
+                                error: e.to_string(),
+                            },
+                        };
+                        let _ = tx.send(ev).await;
+                    });
+                    self.connecting.insert(conn, handle);
+                }
+                Output::Send { conn, bytes } => {
+                    if let Some(c) = self.conns.get(&conn) {
+                        let _ = c.writer.send(WriterCmd::Send(bytes));
+                    }
+                }
+                Output::Close { conn } => {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        let _ = c.writer.send(WriterCmd::Close);
+                    }
+                    if let Some(a) = self.connecting.remove(&conn) {
+                        a.abort();
+                    }
+                }
+                Output::Route(r) => {
+                    debug!(prefix = %r.prefix, next_hops = r.next_hops.len(), "best path changed");
+                }
+                Output::Event(e) => log_event(&e),
+                Output::InitialSyncDone => info!("initial routing table complete"),
+            }
+        }
+    }
+}
+
+/// Every TCP-MD5 key the listeners need: one per peer, one per dynamic
+/// neighbour range.
+fn md5_keys(config: &Config) -> BTreeMap<Prefix, String> {
+    let peers = config
+        .peers
+        .iter()
+        .filter_map(|p| Some((Prefix::host(p.address), p.transport.password.clone()?)));
+    let ranges = config
+        .speaker
+        .dynamic_neighbors
+        .iter()
+        .filter_map(|d| Some((d.range, d.template.transport.password.clone()?)));
+    peers.chain(ranges).collect()
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log_event(e: &PeerEvent) {
+    let peer = e.peer;
+    match &e.kind {
+        PeerEventKind::StateChanged { from, to } => info!(%peer, "session {from} -> {to}"),
+        PeerEventKind::Established => info!(%peer, "session established"),
+        PeerEventKind::Down { down } => {
+            let graceful = if down.graceful {
+                " (graceful restart: routes kept as stale)"
+            } else {
+                ""
+            };
+            warn!(%peer, "session down: {}{graceful}", down.reason)
+        }
+        PeerEventKind::Session { event } => match event {
+            bgp::fsm::Event::ConnectionFailed { reason } => {
+                info!(%peer, "connection failed: {reason}")
+            }
+            other => info!(%peer, "{other:?}"),
+        },
+        PeerEventKind::Refused { reason } => warn!(%peer, "connection refused: {reason}"),
+        PeerEventKind::MaxPrefix {
+            family,
+            accepted,
+            limit,
+            restart,
+        } => warn!(
+            %peer,
+            "{family}: {accepted} prefixes exceed the limit of {limit}{}",
+            if *restart { "; closing the session" } else { "" }
+        ),
+        PeerEventKind::MissingPolicy { name } => {
+            error!(%peer, "policy {name} is not defined; rejecting everything")
+        }
+        PeerEventKind::NoNextHop { family } => warn!(
+            %peer,
+            "cannot send {family} routes: no {family} next hop on this session (set next_hop_ipv4/next_hop_ipv6)"
+        ),
+        PeerEventKind::RouteRefreshSent { family } => {
+            info!(%peer, "asked for a route refresh of {family}")
+        }
+        PeerEventKind::StaleSwept { paths } => info!(%peer, "removed {paths} stale paths"),
+        PeerEventKind::Warning { message } => warn!(%peer, "{message}"),
+    }
+}
