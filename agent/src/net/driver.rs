@@ -18,6 +18,7 @@ use tracing::{debug, error, info, warn};
 use super::NetEvent;
 use super::conn::{WriterCmd, read_loop, write_loop};
 use super::ifaddr::{canonical, local_end};
+use super::md5_hint::Md5Hints;
 use super::transport;
 use crate::config::Config;
 use crate::control::protocol::{Query, ResponseBody};
@@ -58,7 +59,9 @@ pub(crate) struct Driver {
     config: Config,
     started: Instant,
     conns: HashMap<ConnId, Conn>,
-    connecting: HashMap<ConnId, tokio::task::AbortHandle>,
+    /// Connection attempts in flight, with their peer.
+    connecting: HashMap<ConnId, (tokio::task::AbortHandle, IpAddr)>,
+    md5_hints: Md5Hints,
     listeners: Vec<std::sync::Arc<TcpListener>>,
     events_tx: mpsc::Sender<NetEvent>,
     events: mpsc::Receiver<NetEvent>,
@@ -112,6 +115,7 @@ impl Driver {
             started: Instant::now(),
             conns: HashMap::new(),
             connecting: HashMap::new(),
+            md5_hints: Md5Hints::default(),
             listeners,
             events_tx,
             events,
@@ -218,7 +222,7 @@ impl Driver {
             let _ = c.writer.send(WriterCmd::Close);
         }
         self.conns.clear();
-        for (_, a) in self.connecting.drain() {
+        for (_, (a, _)) in self.connecting.drain() {
             a.abort();
         }
         let _ = tokio::time::timeout(FLUSH_ON_SHUTDOWN, async {
@@ -249,6 +253,16 @@ impl Driver {
                     self.feed(input);
                 }
             }
+        }
+    }
+
+    fn maybe_md5_hint(&mut self, peer: IpAddr) {
+        let has_password = self
+            .speaker
+            .peer(peer)
+            .is_some_and(|p| p.config().transport.password.is_some());
+        if has_password && let Some(h) = self.md5_hints.hint(peer, Instant::now()) {
+            warn!(%peer, "{h}");
         }
     }
 
@@ -346,7 +360,7 @@ impl Driver {
                         };
                         let _ = tx.send(ev).await;
                     });
-                    self.connecting.insert(conn, handle);
+                    self.connecting.insert(conn, (handle, peer));
                 }
                 Output::Send { conn, bytes } => {
                     if let Some(c) = self.conns.get(&conn) {
@@ -357,14 +371,22 @@ impl Driver {
                     if let Some(c) = self.conns.remove(&conn) {
                         let _ = c.writer.send(WriterCmd::Close);
                     }
-                    if let Some(a) = self.connecting.remove(&conn) {
+                    if let Some((a, peer)) = self.connecting.remove(&conn) {
+                        // The session gave up on an attempt that never got an
+                        // answer (its connect-retry timer fired).
                         a.abort();
+                        self.maybe_md5_hint(peer);
                     }
                 }
                 Output::Route(r) => {
                     debug!(prefix = %r.prefix, next_hops = r.next_hops.len(), "best path changed");
                 }
-                Output::Event(e) => log_event(&e),
+                Output::Event(e) => {
+                    if matches!(e.kind, PeerEventKind::Established) {
+                        self.md5_hints.forget(e.peer);
+                    }
+                    log_event(&e)
+                }
                 Output::InitialSyncDone => info!("initial routing table complete"),
             }
         }

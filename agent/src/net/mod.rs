@@ -15,6 +15,7 @@ mod answer;
 mod conn;
 mod driver;
 mod ifaddr;
+mod md5_hint;
 pub(crate) mod sockopt;
 mod transport;
 

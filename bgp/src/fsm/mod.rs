@@ -483,10 +483,14 @@ impl Session {
             }
             self.out.push(Output::Close(c.id));
             if c.state == ConnState::Established {
+                let reason = DownReason::Stopped {
+                    notification: notification.clone(),
+                };
+                // Why we closed it (max-prefix, shutdown, ...) is what an
+                // operator asks next.
+                self.last_error = Some(reason.to_string());
                 let down = Down {
-                    reason: DownReason::Stopped {
-                        notification: notification.clone(),
-                    },
+                    reason,
                     graceful: false,
                     restart_time: Duration::ZERO,
                 };
