@@ -33,8 +33,14 @@ pub struct PodrouteExtras {
     /// Per neighbor: a max-prefix limit, and whether exceeding it closes the session (Cease,
     /// then a retry after `restart_after`) or only warns.
     pub max_prefix: BTreeMap<IpAddr, MaxPrefix>,
-    /// Extra YAML appended to the rendered configuration (e.g. extra peers).
+    /// Extra YAML appended to the rendered configuration (top-level keys the rendering does
+    /// not write, e.g. `dynamic_neighbors`).
     pub raw: String,
+    /// Neighbors rendered without import/export policies (RFC 8212 tests).
+    pub without_policy: std::collections::BTreeSet<IpAddr>,
+    /// Extra settings for one peer, as `key: value` lines (e.g. `interface: eth0`,
+    /// `ttl_security: 1`), added to its entry.
+    pub peer_settings: BTreeMap<IpAddr, Vec<String>>,
 }
 
 /// A max-prefix limit for one neighbor.
@@ -314,12 +320,26 @@ pub fn render(c: &BgpConfig, extras: &PodrouteExtras, socket: &Path, dir: &Path)
             render_origin(&mut y, o);
         }
     }
-    y.push_str("peers:\n");
-    for n in &c.neighbors {
-        render_neighbor(&mut y, c, n, extras.max_prefix.get(&n.address));
+    let with_policy = |n: &&Neighbor| !extras.without_policy.contains(&n.address);
+    if !c.neighbors.is_empty() {
+        y.push_str("peers:\n");
     }
-    y.push_str("policies:\n");
     for n in &c.neighbors {
+        render_neighbor(
+            &mut y,
+            c,
+            n,
+            extras.max_prefix.get(&n.address),
+            with_policy(&n),
+        );
+        for line in extras.peer_settings.get(&n.address).into_iter().flatten() {
+            let _ = writeln!(y, "    {line}");
+        }
+    }
+    if c.neighbors.iter().any(|n| with_policy(&n)) {
+        y.push_str("policies:\n");
+    }
+    for n in c.neighbors.iter().filter(with_policy) {
         render_policy(&mut y, &format!("{}-in", n.name), &n.import);
         render_policy(&mut y, &format!("{}-out", n.name), &n.export);
     }
@@ -344,7 +364,13 @@ fn render_origin(y: &mut String, o: &Origin) {
     }
 }
 
-fn render_neighbor(y: &mut String, c: &BgpConfig, n: &Neighbor, max: Option<&MaxPrefix>) {
+fn render_neighbor(
+    y: &mut String,
+    c: &BgpConfig,
+    n: &Neighbor,
+    max: Option<&MaxPrefix>,
+    with_policy: bool,
+) {
     let _ = writeln!(y, "  - address: {}", n.address);
     let _ = writeln!(y, "    remote_as: {}", n.remote_as);
     let _ = writeln!(y, "    description: {}", n.name);
@@ -370,8 +396,10 @@ fn render_neighbor(y: &mut String, c: &BgpConfig, n: &Neighbor, max: Option<&Max
         .collect();
     let _ = writeln!(y, "    families: [{}]", families.join(", "));
     let _ = writeln!(y, "    graceful_restart: {}", n.graceful_restart.is_some());
-    let _ = writeln!(y, "    import: [{}-in]", n.name);
-    let _ = writeln!(y, "    export: [{}-out]", n.name);
+    if with_policy {
+        let _ = writeln!(y, "    import: [{}-in]", n.name);
+        let _ = writeln!(y, "    export: [{}-out]", n.name);
+    }
     if let Some(m) = max {
         let _ = writeln!(
             y,

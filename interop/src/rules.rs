@@ -46,8 +46,15 @@ pub fn check_route_prefix(p: &Prefix) -> Result<()> {
     bail!("prefix {p} is outside 10.244.0.0/16, fd00:10:244::/48 and the documentation ranges")
 }
 
-/// Fails unless `addr` is an address the harness may configure: a link or a routed address.
+/// Fails unless `addr` is an address the harness may configure: a link or a routed address,
+/// or an IPv6 link-local address (the kernel gives every veth one; it never leaves the link
+/// between two of the lab's namespaces).
 pub fn check_any_addr(addr: IpAddr) -> Result<()> {
+    if let IpAddr::V6(v6) = addr
+        && v6.is_unicast_link_local()
+    {
+        return Ok(());
+    }
     let host = Prefix::new(
         addr,
         match addr {
@@ -74,5 +81,7 @@ mod tests {
         assert!(check_route_prefix(&prefix("fd00::/8")).is_err());
         assert!(check_any_addr("10.244.9.9".parse().unwrap()).is_ok());
         assert!(check_any_addr("172.16.0.1".parse().unwrap()).is_err());
+        assert!(check_any_addr("fe80::1".parse().unwrap()).is_ok());
+        assert!(check_link_addr("fe80::1".parse().unwrap()).is_err());
     }
 }

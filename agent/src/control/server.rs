@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 use super::protocol::{PROTOCOL_VERSION, Query, Request, Response, ResponseBody};
 
@@ -198,7 +198,7 @@ impl Drop for SocketFile {
 async fn connection(mut stream: UnixStream, handle: &ControlHandle, limits: Limits) {
     let body = match read_request(&mut stream, limits).await {
         Ok(query) => {
-            debug!(?query, "control request");
+            trace!(?query, "control request");
             ask(handle, query, limits).await
         }
         Err(message) => {

@@ -256,6 +256,20 @@ impl Driver {
         }
     }
 
+    /// The transport settings for a connection from `remote`: its peer's,
+    /// or the template of the dynamic-neighbour range it falls in.
+    fn transport_for(&self, remote: IpAddr) -> Option<bgp::speaker::Transport> {
+        if let Some(p) = self.speaker.peer(remote) {
+            return Some(p.config().transport.clone());
+        }
+        self.config
+            .speaker
+            .dynamic_neighbors
+            .iter()
+            .find(|d| d.range.contains_addr(remote))
+            .map(|d| d.template.transport.clone())
+    }
+
     fn maybe_md5_hint(&mut self, peer: IpAddr) {
         let has_password = self
             .speaker
@@ -277,10 +291,16 @@ impl Driver {
                 let remote_ip = canonical(remote.ip());
                 self.next_inbound += 1;
                 let conn = ConnId(INBOUND | self.next_inbound);
-                if let Some(peer) = self.speaker.peer(remote_ip)
-                    && let Err(e) = transport::accepted_options(&stream, &peer.config().transport)
+                if let Some(t) = self.transport_for(remote_ip)
+                    && let Err(e) = transport::accepted_options(&stream, &t)
                 {
-                    warn!(peer = %remote_ip, "cannot set socket options: {e}");
+                    match e {
+                        transport::Accept::TooFar { .. } => {
+                            warn!(peer = %remote_ip, "connection refused: {e}");
+                            return;
+                        }
+                        transport::Accept::Io(_) => warn!(peer = %remote_ip, "{e}"),
+                    }
                 }
                 let local = stream
                     .local_addr()

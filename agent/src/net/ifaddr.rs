@@ -16,6 +16,7 @@ pub(crate) fn local_end(local: IpAddr) -> LocalEnd {
         address: local,
         subnet: None,
         link_local: None,
+        global_v6: None,
     };
     let Ok(addrs) = getifaddrs() else { return end };
     let addrs: Vec<_> = addrs.collect();
@@ -33,17 +34,24 @@ pub(crate) fn local_end(local: IpAddr) -> LocalEnd {
         IpAddr::V4(a) => Ipv4Prefix::new_truncating(a, len).ok().map(Prefix::V4),
         IpAddr::V6(a) => Ipv6Prefix::new_truncating(a, len).ok().map(Prefix::V6),
     });
-    if local.is_ipv6() {
-        end.link_local = addrs.iter().find_map(|a| {
+    // The interface's IPv6 addresses, for IPv6 next hops (RFC 2545 §3) on
+    // any session over it, IPv4 included.
+    let v6_on_iface = || {
+        addrs.iter().filter_map(|a| {
             if a.interface_name != name {
                 return None;
             }
             match ip_of(a.address.as_ref()?)? {
-                IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+                IpAddr::V6(v6) => Some(v6),
                 _ => None,
             }
-        });
-    }
+        })
+    };
+    end.link_local = match local {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+        _ => v6_on_iface().find(|a| a.is_unicast_link_local()),
+    };
+    end.global_v6 = v6_on_iface().find(|a| !a.is_unicast_link_local() && !a.is_loopback());
     end
 }
 

@@ -1,5 +1,6 @@
-//! Socket options the safe wrappers do not cover: TCP-MD5 keys (RFC 2385)
-//! and the minimum TTL / hop limit of GTSM (RFC 5082).
+//! Socket options the safe wrappers do not cover: TCP-MD5 keys (RFC 2385),
+//! the minimum TTL / hop limit of GTSM (RFC 5082), and the saved SYN that
+//! tells an accepted connection's TTL.
 //!
 //! This module is the one place in podroute allowed `unsafe`: neither
 //! socket2 nor nix wraps `TCP_MD5SIG`, `IP_MINTTL` or `IPV6_MINHOPCOUNT`,
@@ -154,9 +155,71 @@ pub(crate) fn set_min_ttl(sock: &impl AsRawFd, v6: bool, min: u8) -> io::Result<
     }
 }
 
+/// Keep the SYN of each connection this listener accepts (`TCP_SAVE_SYN`,
+/// Linux ≥ 4.2), so that GTSM can check the TTL the peer's very first
+/// segment had: the listener is shared by every peer, so it cannot carry a
+/// minimum TTL itself, and setting one after `accept` is too late for data
+/// already queued.
+pub(crate) fn save_syn(listener: &impl AsRawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    setsockopt(
+        listener.as_raw_fd(),
+        libc::IPPROTO_TCP,
+        libc::TCP_SAVE_SYN,
+        &on,
+    )
+}
+
+/// The TTL (IPv4) or hop limit (IPv6) of the SYN that opened this accepted
+/// connection, if its listener saved it ([`save_syn`]). The kernel hands
+/// the saved headers over once.
+pub(crate) fn saved_syn_ttl(stream: &impl AsRawFd) -> io::Result<Option<u8>> {
+    // An IPv6 header with extension headers and the TCP header fit here.
+    let mut buf = [0u8; 512];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: `buf` is writable for `len` bytes and `len` is a live
+    // socklen_t the kernel updates with the length it wrote.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_SAVED_SYN,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let header = &buf[..(len as usize).min(buf.len())];
+    // IPv4: TTL at byte 8; IPv6: hop limit at byte 7 (RFC 791, RFC 8200).
+    Ok(match header.first().map(|b| b >> 4) {
+        Some(4) => header.get(8).copied(),
+        Some(6) => header.get(7).copied(),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ttl_of_an_accepted_syn_is_read_back() {
+        use std::os::fd::AsFd;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        save_syn(&l).unwrap();
+        let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        c.set_ttl_v4(77).unwrap();
+        c.connect(&l.local_addr().unwrap().into()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        assert_eq!(saved_syn_ttl(&s.as_fd()).unwrap(), Some(77));
+        // A listener without TCP_SAVE_SYN has nothing to give.
+        let l2 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _c2 = std::net::TcpStream::connect(l2.local_addr().unwrap()).unwrap();
+        let (s2, _) = l2.accept().unwrap();
+        assert!(!matches!(saved_syn_ttl(&s2.as_fd()), Ok(Some(_))));
+    }
 
     #[test]
     fn the_struct_matches_the_kernel_layout() {

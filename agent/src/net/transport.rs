@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use bgp::types::Prefix;
 
 use super::ifaddr::if_index;
-use super::sockopt::{set_md5_key, set_md5_key_for_range, set_min_ttl};
+use super::sockopt::{save_syn, saved_syn_ttl, set_md5_key, set_md5_key_for_range, set_min_ttl};
 
 /// RFC 5082 §3: send with TTL 255; accept only what comes from within
 /// `hops` hops.
@@ -27,7 +27,7 @@ fn apply_gtsm(
     } else {
         s.set_ttl_v4(255)?;
     }
-    set_min_ttl(sock, v6, 255u8.saturating_sub(hops.saturating_sub(1)))
+    set_min_ttl(sock, v6, min_ttl(hops))
 }
 
 /// The socket address of a peer, with the interface scope for link-local
@@ -105,10 +105,16 @@ pub(crate) fn listen(addr: IpAddr, port: u16) -> io::Result<TcpListener> {
         TcpSocket::new_v4()?
     };
     sock.set_reuseaddr(true)?;
+    // SYN-ACKs leave with TTL 255, so a GTSM peer's minimum TTL lets them
+    // in (RFC 5082 §3); accepted connections get their own TTL afterwards.
     if addr.is_ipv6() {
         SockRef::from(&sock).set_only_v6(true)?;
+        SockRef::from(&sock).set_unicast_hops_v6(255)?;
+    } else {
+        SockRef::from(&sock).set_ttl_v4(255)?;
     }
     sock.bind(SocketAddr::new(addr, port))?;
+    save_syn(&sock)?;
     sock.listen(1024)
 }
 
@@ -122,12 +128,50 @@ pub(crate) fn listener_key(l: &TcpListener, peers: &Prefix, key: Option<&str>) -
     }
 }
 
-/// GTSM on an accepted connection (the listener is shared by all peers).
-pub(crate) fn accepted_options(stream: &TcpStream, t: &Transport) -> io::Result<()> {
-    stream.set_nodelay(true)?;
+/// Options of an accepted connection (the listener is shared by all peers).
+/// With GTSM, a connection whose SYN came from too far away is refused
+/// before a byte of it is read (RFC 5082 §3).
+pub(crate) fn accepted_options(stream: &TcpStream, t: &Transport) -> Result<(), Accept> {
+    stream.set_nodelay(true).map_err(Accept::Io)?;
     if let Some(hops) = t.ttl_security {
-        let v6 = stream.local_addr()?.is_ipv6();
-        apply_gtsm(stream, v6, hops)?;
+        let min = min_ttl(hops);
+        match saved_syn_ttl(stream) {
+            Ok(Some(ttl)) if ttl < min => return Err(Accept::TooFar { ttl, min, hops }),
+            Ok(Some(_)) => {}
+            // No saved SYN: the minimum TTL set below still drops what follows.
+            Ok(None) | Err(_) => {}
+        }
+        let v6 = stream.local_addr().map_err(Accept::Io)?.is_ipv6();
+        apply_gtsm(stream, v6, hops).map_err(Accept::Io)?;
     }
     Ok(())
+}
+
+/// Why an accepted connection is not used.
+#[derive(Debug)]
+pub(crate) enum Accept {
+    /// GTSM: the SYN arrived with a TTL below the minimum.
+    TooFar {
+        ttl: u8,
+        min: u8,
+        hops: u8,
+    },
+    Io(io::Error),
+}
+
+impl std::fmt::Display for Accept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Accept::TooFar { ttl, min, hops } => write!(
+                f,
+                "its SYN arrived with TTL {ttl}, but GTSM (ttl_security: {hops}) accepts only TTL {min} or more (RFC 5082): is the peer configured for GTSM too (FRR: `neighbor X ttl-security hops {hops}`, BIRD: `ttl security on`)?"
+            ),
+            Accept::Io(e) => write!(f, "cannot set socket options: {e}"),
+        }
+    }
+}
+
+/// RFC 5082 §3: a peer `hops` away arrives with TTL 255 - (hops - 1).
+fn min_ttl(hops: u8) -> u8 {
+    255u8.saturating_sub(hops.saturating_sub(1))
 }

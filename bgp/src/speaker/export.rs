@@ -3,13 +3,13 @@
 //! diffed against the Adj-RIB-Out and sent packed by attribute set.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::peer::Up;
+use super::peer::{LocalEnd, Up};
 use super::{PeerEventKind, Speaker};
 use crate::policy::{self, RouteContext, RouteSource, Verdict};
 use crate::rib::{PeerId, SharedAttrs, Source, prefix_family};
@@ -331,23 +331,38 @@ fn self_next_hop(
                 .extended_next_hop_send
                 .contains(family) =>
             {
-                Ok(NextHop::V6 {
-                    global: v6.unwrap_or(a),
-                    link_local: local.link_local,
-                })
+                Ok(v6_next_hop(&local, v6, a))
             }
             None => Err(family),
         },
-        (_, IpAddr::V6(a)) => Ok(NextHop::V6 {
-            global: v6.unwrap_or(a),
-            link_local: local.link_local.filter(|ll| *ll != a),
-        }),
+        (_, IpAddr::V6(a)) => Ok(v6_next_hop(&local, v6, a)),
+        // IPv6 routes over an IPv4 session: the interface's global IPv6
+        // address, as FRR and BIRD do, unless one is configured.
         (_, IpAddr::V4(_)) => v6
+            .or(local.global_v6)
             .map(|g| NextHop::V6 {
                 global: g,
-                link_local: None,
+                link_local: local.link_local,
             })
             .ok_or(family),
+    }
+}
+
+/// Our IPv6 next hop on a session whose local address is `a`: the global
+/// address first, our link-local beside it (RFC 2545 §3). Over a link-local
+/// session the global one comes from the interface.
+fn v6_next_hop(local: &LocalEnd, configured: Option<Ipv6Addr>, a: Ipv6Addr) -> NextHop {
+    let global = match configured {
+        Some(g) => g,
+        None if a.is_unicast_link_local() => local.global_v6.unwrap_or(a),
+        None => a,
+    };
+    NextHop::V6 {
+        global,
+        link_local: local
+            .link_local
+            .or(a.is_unicast_link_local().then_some(a))
+            .filter(|ll| *ll != global),
     }
 }
 
@@ -419,4 +434,53 @@ fn nlri_v6(
             Prefix::V4(_) => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(address: &str, link_local: Option<&str>, global_v6: Option<&str>) -> LocalEnd {
+        LocalEnd {
+            address: address.parse().unwrap(),
+            subnet: None,
+            link_local: link_local.map(|a| a.parse().unwrap()),
+            global_v6: global_v6.map(|a| a.parse().unwrap()),
+        }
+    }
+
+    fn v6(global: &str, link_local: Option<&str>) -> NextHop {
+        NextHop::V6 {
+            global: global.parse().unwrap(),
+            link_local: link_local.map(|a| a.parse().unwrap()),
+        }
+    }
+
+    /// RFC 2545 §3: the global address goes first, the link-local beside it.
+    #[test]
+    fn ipv6_next_hop_self_per_rfc_2545() {
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let global: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        // Over a global session: our address, our link-local beside it.
+        let e = end("2001:db8::1", Some("fe80::1"), Some("2001:db8::1"));
+        assert_eq!(
+            v6_next_hop(&e, None, global),
+            v6("2001:db8::1", Some("fe80::1"))
+        );
+        // Over a link-local session: the interface's global address first.
+        let e = end("fe80::1", Some("fe80::1"), Some("2001:db8::1"));
+        assert_eq!(
+            v6_next_hop(&e, None, ll),
+            v6("2001:db8::1", Some("fe80::1"))
+        );
+        // No global address on the interface: the link-local alone.
+        let e = end("fe80::1", None, None);
+        assert_eq!(v6_next_hop(&e, None, ll), v6("fe80::1", None));
+        // A configured next hop wins.
+        let e = end("fe80::1", Some("fe80::1"), Some("2001:db8::1"));
+        assert_eq!(
+            v6_next_hop(&e, Some("2001:db8::99".parse().unwrap()), ll),
+            v6("2001:db8::99", Some("fe80::1"))
+        );
+    }
 }

@@ -27,6 +27,7 @@ impl Speaker {
                 .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             subnet: None,
             link_local: None,
+            global_v6: None,
         });
         let gr_families = n
             .peer_graceful_restart

@@ -297,13 +297,5 @@ impl Speaker {
 }
 
 fn contains(range: &Prefix, a: IpAddr) -> bool {
-    match (range, a) {
-        (Prefix::V4(r), IpAddr::V4(a)) => {
-            crate::types::Ipv4Prefix::new(a, 32).is_ok_and(|h| r.contains(&h))
-        }
-        (Prefix::V6(r), IpAddr::V6(a)) => {
-            crate::types::Ipv6Prefix::new(a, 128).is_ok_and(|h| r.contains(&h))
-        }
-        _ => false,
-    }
+    range.contains_addr(a)
 }

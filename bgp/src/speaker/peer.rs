@@ -21,6 +21,10 @@ pub struct LocalEnd {
     /// Our link-local address on the interface, sent beside the global
     /// IPv6 next hop (RFC 2545 §3).
     pub link_local: Option<Ipv6Addr>,
+    /// A global IPv6 address on the same interface: the next hop of IPv6
+    /// routes when the session runs over link-local or IPv4 (RFC 2545 §3
+    /// wants a global address in the first slot).
+    pub global_v6: Option<Ipv6Addr>,
 }
 
 /// Facts about the peer that outlive its session: the decision process

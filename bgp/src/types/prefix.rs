@@ -198,6 +198,15 @@ impl Prefix {
         }
     }
 
+    /// Whether `a` (of the same family) is inside this prefix.
+    pub fn contains_addr(&self, a: IpAddr) -> bool {
+        match (self, a) {
+            (Prefix::V4(r), IpAddr::V4(a)) => Ipv4Prefix::new(a, 32).is_ok_and(|h| r.contains(&h)),
+            (Prefix::V6(r), IpAddr::V6(a)) => Ipv6Prefix::new(a, 128).is_ok_and(|h| r.contains(&h)),
+            _ => false,
+        }
+    }
+
     pub fn addr(&self) -> IpAddr {
         match self {
             Prefix::V4(p) => IpAddr::V4(p.addr()),

@@ -196,6 +196,7 @@ impl Net {
             address: self.nodes[i].addr,
             subnet: Some(prefix("192.0.2.0/24")),
             link_local: None,
+            global_v6: None,
         }
     }
 
