@@ -231,15 +231,33 @@ fn path_entry(speaker: &Speaker, p: &Path, best: bool, now: Instant) -> PathEntr
 }
 
 fn routes(speaker: &Speaker, all: bool, prefix: Option<&str>, now: Instant) -> ResponseBody {
-    let filter = match prefix.map(str::parse::<Prefix>) {
+    // A prefix, or an address: then the longest prefix holding it, like
+    // `show ip bgp 10.244.2.5`. Either way every path is shown, as vtysh does.
+    let filter = match prefix {
         None => None,
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
-            return ResponseBody::Error {
-                message: e.to_string(),
-            };
-        }
+        Some(text) => match (text.parse::<Prefix>(), text.parse::<std::net::IpAddr>()) {
+            (Ok(p), _) => Some(p),
+            (Err(_), Ok(a)) => {
+                let a = crate::net::ifaddr::canonical(a);
+                match speaker
+                    .rib()
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .filter(|p| p.contains_addr(a))
+                    .max_by_key(|p| p.len())
+                {
+                    Some(p) => Some(p),
+                    None => return ResponseBody::Routes { routes: Vec::new() },
+                }
+            }
+            (Err(e), Err(_)) => {
+                return ResponseBody::Error {
+                    message: format!("{e} (give a prefix such as 10.244.1.0/24, or an address)"),
+                };
+            }
+        },
     };
+    let all = all || filter.is_some();
     let routes = speaker
         .rib()
         .iter()
@@ -302,5 +320,62 @@ fn rib(p: &PeerView<'_>, direction: RibDirection) -> ResponseBody {
                 .map(|((prefix, id), a)| entry(prefix, id.map(|i| i.0), a))
                 .collect(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Host, parse};
+    use bgp::speaker::{Input, LocalRoute};
+
+    fn speaker_with(prefixes: &[&str]) -> (Speaker, Config) {
+        let config = parse("asn: 64512\nrouter_id: 192.0.2.1\n", &Host::default()).unwrap();
+        let now = Instant::now();
+        let mut s = Speaker::new(config.speaker.clone(), now);
+        for p in prefixes {
+            s.handle(now, Input::Originate(LocalRoute::new(p.parse().unwrap())));
+        }
+        (s, config)
+    }
+
+    fn prefixes(body: ResponseBody) -> Vec<String> {
+        match body {
+            ResponseBody::Routes { routes } => routes.into_iter().map(|r| r.prefix).collect(),
+            other => panic!("not routes: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn routes_by_prefix_or_by_address_longest_match() {
+        let (s, c) = speaker_with(&["10.244.0.0/16", "10.244.1.0/24", "fd00:10:244:1::/64"]);
+        let q = |p: &str| Query::Routes {
+            all: false,
+            prefix: Some(p.to_string()),
+        };
+        let t = Instant::now();
+        assert_eq!(
+            prefixes(answer(&s, &c, t, q("10.244.1.0/24"))),
+            ["10.244.1.0/24"]
+        );
+        assert_eq!(
+            prefixes(answer(&s, &c, t, q("10.244.1.77"))),
+            ["10.244.1.0/24"]
+        );
+        assert_eq!(
+            prefixes(answer(&s, &c, t, q("10.244.9.1"))),
+            ["10.244.0.0/16"]
+        );
+        assert_eq!(
+            prefixes(answer(&s, &c, t, q("fd00:10:244:1::5"))),
+            ["fd00:10:244:1::/64"]
+        );
+        assert!(prefixes(answer(&s, &c, t, q("10.245.0.1"))).is_empty());
+        match answer(&s, &c, t, q("10.244.1.0/33")) {
+            ResponseBody::Error { message } => {
+                assert!(message.contains("or an address"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

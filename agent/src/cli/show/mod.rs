@@ -61,7 +61,7 @@ enum ShowCommand {
         /// Every path, with the reason each one is not the best.
         #[arg(long)]
         all: bool,
-        /// One prefix, shown path by path (e.g. 10.244.2.0/24).
+        /// One prefix, shown path by path (e.g. 10.244.2.0/24), or an address: the longest prefix holding it.
         prefix: Option<String>,
     },
     /// A neighbor's Adj-RIB-In or Adj-RIB-Out.
