@@ -190,8 +190,8 @@ fn ibgp_keeps_next_hop_and_local_pref() -> Result<()> {
     let pr = Podroute::start(
         &n_pr,
         BgpConfig::new(AS_PR, "192.0.2.1".parse()?)
-            .neighbor(Neighbor::new(frr4, AS_PR).name("frr"))
-            .neighbor(Neighbor::new(frr6, AS_PR).name("frr6"))
+            .neighbor(Neighbor::new(frr4, AS_PR).name("frr").local_address(pr4))
+            .neighbor(Neighbor::new(frr6, AS_PR).name("frr6").local_address(pr6))
             .originate(Origin::new(p_pr()).community(c).large_community(l))
             .originate(Origin::new(p_pr6()).community(c).large_community(l)),
     )?;
@@ -411,5 +411,41 @@ fn graceful_restart_frr_restarts_then_podroute_restarts() -> Result<()> {
         !r.stale && r.has_community(Community(64511, 1))
     })?;
     pr.wait_route(p_peer(), T, |r| r.best && !r.stale)?;
+    Ok(())
+}
+
+#[test]
+fn stopping_sends_cease_to_a_peer_without_graceful_restart() -> Result<()> {
+    let lab = Lab::new("frrcease")?;
+    let (n_pr, n_frr) = (lab.node("pr")?, lab.node("frr")?);
+    lab.link(&n_pr, "192.0.2.1/30", &n_frr, "192.0.2.2/30")?;
+    let (pr4, frr4) = (ip("192.0.2.1"), ip("192.0.2.2"));
+    let mut pr = Podroute::start(
+        &n_pr,
+        BgpConfig::new(AS_PR, "192.0.2.1".parse()?)
+            .neighbor(Neighbor::new(frr4, AS_PEER).name("frr"))
+            .originate(Origin::new(p_pr())),
+    )?;
+    let frr = Frr::start(
+        &n_frr,
+        BgpConfig::new(AS_PEER, "192.0.2.2".parse()?)
+            .neighbor(Neighbor::new(pr4, AS_PR).name("pr"))
+            .originate(Origin::new(p_peer())),
+    )?;
+    frr.wait_route(p_pr(), T, |_| true)?;
+    pr.stop()?;
+    // Without graceful restart the peer is told (Cease) and drops our routes at once.
+    let n = frr_neighbor(&frr, pr4)?;
+    let why = n["lastNotificationReason"].as_str().unwrap_or_default();
+    ensure!(
+        why.contains("Cease/Administrative Shutdown"),
+        "FRR got no Cease: {n:#}"
+    );
+    // RFC 9003: the shutdown communication says who and why.
+    ensure!(
+        n.to_string().contains("podroute stopping"),
+        "FRR did not keep the shutdown message: {n:#}"
+    );
+    frr.wait_no_route(p_pr(), Duration::from_secs(5))?;
     Ok(())
 }
