@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 /// How often one peer's hint is repeated while its session stays down.
 const REPEAT: Duration = Duration::from_secs(60);
 
+/// Unanswered attempts before the hint: the first ones are usually a peer
+/// that is not listening yet (its unsigned reset is dropped just the same).
+const ATTEMPTS: u32 = 3;
+
 /// Segments the kernel dropped for TCP-MD5 reasons, since boot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Md5Drops {
@@ -49,19 +53,24 @@ fn parse(netstat: &str) -> Option<Md5Drops> {
     None
 }
 
-/// Rate-limits the hint per peer.
+/// Counts unanswered attempts and rate-limits the hint, per peer.
 #[derive(Debug, Default)]
 pub(crate) struct Md5Hints {
     last: HashMap<IpAddr, Instant>,
+    unanswered: HashMap<IpAddr, u32>,
 }
 
 impl Md5Hints {
-    /// The hint for `peer`, unless it was given less than a minute ago.
+    /// One more attempt to `peer` got no answer: the hint, once a few have
+    /// and unless it was given less than a minute ago.
     pub(crate) fn hint(&mut self, peer: IpAddr, now: Instant) -> Option<String> {
-        if self
-            .last
-            .get(&peer)
-            .is_some_and(|t| now.duration_since(*t) < REPEAT)
+        let n = self.unanswered.entry(peer).or_default();
+        *n += 1;
+        if *n < ATTEMPTS
+            || self
+                .last
+                .get(&peer)
+                .is_some_and(|t| now.duration_since(*t) < REPEAT)
         {
             return None;
         }
@@ -81,6 +90,7 @@ impl Md5Hints {
     /// The session came up: a later failure gets a fresh hint.
     pub(crate) fn forget(&mut self, peer: IpAddr) {
         self.last.remove(&peer);
+        self.unanswered.remove(&peer);
     }
 }
 
@@ -116,15 +126,22 @@ mod tests {
         let t = Instant::now();
         let a: IpAddr = "192.0.2.2".parse().unwrap();
         let b: IpAddr = "192.0.2.3".parse().unwrap();
+        // A peer still starting up: not yet.
+        assert!(h.hint(a, t).is_none());
+        assert!(h.hint(a, t).is_none());
         let first = h.hint(a, t).unwrap();
         assert!(
             first.contains("192.0.2.2") && first.contains("TCP-MD5"),
             "{first}"
         );
         assert!(h.hint(a, t + Duration::from_secs(5)).is_none());
+        for _ in 1..ATTEMPTS {
+            assert!(h.hint(b, t + Duration::from_secs(5)).is_none());
+        }
         assert!(h.hint(b, t + Duration::from_secs(5)).is_some());
         assert!(h.hint(a, t + REPEAT).is_some());
+        // After a session, the count starts over.
         h.forget(a);
-        assert!(h.hint(a, t + REPEAT + Duration::from_secs(1)).is_some());
+        assert!(h.hint(a, t + REPEAT + Duration::from_secs(1)).is_none());
     }
 }
