@@ -26,8 +26,8 @@ pub use negotiate::{Negotiated, PeerGracefulRestart};
 
 use crate::types::RouterId;
 use crate::wire::{
-    Action, CeaseSubcode, DecodeError, ErrorCode, FsmSubcode, Message, Notification, Open,
-    RouteRefresh, SessionContext, Update,
+    Action, CeaseSubcode, DecodeError, ErrorCode, FsmSubcode, HEADER_LEN, Message, MessageType,
+    Notification, Open, RouteRefresh, SessionContext, Update,
 };
 
 /// RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN ("a
@@ -360,16 +360,19 @@ impl Session {
         (true, self.finish())
     }
 
-    /// Queues an UPDATE (or any encoded message) on the established
-    /// connection; `None` if the session is not up.
+    /// Queues an UPDATE (or any encoded messages, whole) on the
+    /// established connection; `None` if the session is not up.
     pub fn send(&mut self, now: Instant, bytes: Bytes) -> Option<Output> {
         let conn = self
             .conns
             .iter_mut()
             .find(|c| c.state == ConnState::Established)?;
-        // RFC 4271 §8.2.2: sending restarts the KeepaliveTimer.
+        // RFC 4271 §8.2.2: sending a KEEPALIVE or an UPDATE restarts the
+        // KeepaliveTimer; nothing else does, because peers restart their
+        // HoldTimer only on those (BIRD does not on ROUTE-REFRESH).
         if let Some(n) = &conn.negotiated
             && !n.keepalive.is_zero()
+            && restarts_keepalive(&bytes)
         {
             conn.keepalive = Some(now + n.keepalive);
         }
@@ -474,15 +477,29 @@ impl Session {
         self.idle_hold = None;
         let conns = std::mem::take(&mut self.conns);
         for c in &conns {
-            if let Some(n) = &notification
-                && c.state != ConnState::Connecting
-            {
-                let n = outgoing(c, n);
-                self.out
-                    .push(Output::Send(c.id, encode(&Message::Notification(n))));
+            let sent = notification
+                .as_ref()
+                .filter(|_| c.state != ConnState::Connecting)
+                .map(|n| outgoing(c, n));
+            if let Some(n) = &sent {
+                self.out.push(Output::Send(
+                    c.id,
+                    encode(&Message::Notification(n.clone())),
+                ));
             }
             self.out.push(Output::Close(c.id));
             if c.state == ConnState::Established {
+                // RFC 8538 §4: with the N bit, the sender of a NOTIFICATION
+                // other than Hard Reset acts as a receiving speaker too and
+                // keeps the peer's routes, as the peer keeps ours.
+                let gr = c.negotiated.as_ref().filter(|n| n.graceful_notification);
+                let restart_time = gr
+                    .and_then(|n| n.peer_graceful_restart.as_ref())
+                    .map_or(0, |g| g.restart_time);
+                let graceful = restart_time > 0
+                    && sent
+                        .as_ref()
+                        .is_some_and(|n| n.error != ErrorCode::Cease(CeaseSubcode::HardReset));
                 let reason = DownReason::Stopped {
                     notification: notification.clone(),
                 };
@@ -491,8 +508,12 @@ impl Session {
                 self.last_error = Some(reason.to_string());
                 let down = Down {
                     reason,
-                    graceful: false,
-                    restart_time: Duration::ZERO,
+                    graceful,
+                    restart_time: if graceful {
+                        Duration::from_secs(u64::from(restart_time))
+                    } else {
+                        Duration::ZERO
+                    },
                 };
                 self.record_down(down);
             }
@@ -954,6 +975,26 @@ fn encode(m: &Message) -> Bytes {
     // OPEN, KEEPALIVE and NOTIFICATION encode the same in any context, and
     // ours always fit.
     Bytes::from(m.to_bytes(&SessionContext::default()).unwrap_or_default())
+}
+
+/// Whether `bytes`, whole messages as we encode them, hold an UPDATE or a
+/// KEEPALIVE (RFC 4271 §8.2.2: only those restart the KeepaliveTimer).
+fn restarts_keepalive(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some(&[l0, l1, t]) = rest.get(16..HEADER_LEN) {
+        if matches!(
+            MessageType::from(t),
+            MessageType::Update | MessageType::Keepalive
+        ) {
+            return true;
+        }
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        match rest.get(len.max(HEADER_LEN)..) {
+            Some(r) => rest = r,
+            None => break,
+        }
+    }
+    false
 }
 
 #[cfg(test)]

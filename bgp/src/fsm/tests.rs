@@ -380,6 +380,49 @@ fn keepalives_flow_and_the_hold_timer_expires() {
 }
 
 #[test]
+fn only_updates_stand_in_for_keepalives() {
+    // Found against BIRD 2.0.12: ROUTE-REFRESH messages sent more often than
+    // the keepalive interval suppressed our KEEPALIVEs, and BIRD, which
+    // restarts its hold timer only on KEEPALIVE and UPDATE (RFC 4271 §6.5),
+    // closed the session with Hold Timer Expired.
+    let mut h = Harness::new(config());
+    let conn = h.establish(peer_open(PEER_AS, id(20), 9, vec![]));
+    let refresh = Message::RouteRefresh(crate::wire::RouteRefresh::request(Family::IPV4_UNICAST))
+        .to_bytes(&SessionContext::default())
+        .unwrap();
+    let mut keepalives = 0;
+    for _ in 0..5 {
+        assert!(h.s.send(h.now, refresh.clone().into()).is_some());
+        h.step(Input::Message(conn, &keepalive()));
+        let out = h.advance(Duration::from_secs(2));
+        keepalives += sent(&out)
+            .iter()
+            .filter(|(_, m)| *m == Message::Keepalive)
+            .count();
+    }
+    // 10 s at a 3 s interval.
+    assert_eq!(keepalives, 3, "ROUTE-REFRESH must not replace KEEPALIVE");
+    // An UPDATE (here an End-of-RIB) does restart the timer: none in 10 s
+    // of UPDATEs every 2 s.
+    let eor = Message::Update(Update::end_of_rib_marker(Family::IPV4_UNICAST))
+        .to_bytes(&SessionContext::default())
+        .unwrap();
+    let mut both = refresh.clone();
+    both.extend_from_slice(&eor);
+    let mut keepalives = 0;
+    for _ in 0..5 {
+        assert!(h.s.send(h.now, both.clone().into()).is_some());
+        h.step(Input::Message(conn, &keepalive()));
+        let out = h.advance(Duration::from_secs(2));
+        keepalives += sent(&out)
+            .iter()
+            .filter(|(_, m)| *m == Message::Keepalive)
+            .count();
+    }
+    assert_eq!(keepalives, 0);
+}
+
+#[test]
 fn hold_time_zero_means_no_keepalives_and_no_expiry() {
     let mut c = config();
     c.hold_time = HoldTime::DISABLED;
@@ -725,6 +768,40 @@ fn stopping_sends_the_cease_and_is_not_graceful() {
     let out = h.step(Input::Stop { notification: None });
     assert!(sent(&out).is_empty());
     assert_eq!(closed(&out), vec![conn]);
+}
+
+#[test]
+fn a_stop_with_the_n_bit_is_graceful_on_our_side_too() {
+    // RFC 8538 §4: a NOTIFICATION other than Hard Reset leaves both
+    // speakers in the receiving role: we keep the peer's routes as it
+    // keeps ours.
+    let mut h = Harness::new(config());
+    h.establish(peer_open(PEER_AS, id(20), 90, vec![gr_cap(120, true)]));
+    let n = Notification::new(
+        ErrorCode::Cease(CeaseSubcode::OtherConfigurationChange),
+        vec![],
+    );
+    let out = h.step(Input::Stop {
+        notification: Some(n.clone()),
+    });
+    assert_eq!(sent_notification(&out), Some(n));
+    let d = down(&out).unwrap();
+    assert!(d.graceful);
+    assert_eq!(d.restart_time, Duration::from_secs(120));
+    // Without the N bit on the peer's side the NOTIFICATION ends it.
+    let mut h = Harness::new(config());
+    h.establish(peer_open(PEER_AS, id(20), 90, vec![gr_cap(120, false)]));
+    let out = h.step(Input::Stop {
+        notification: Some(Notification::admin_reset("again")),
+    });
+    assert!(!down(&out).unwrap().graceful);
+    // A peer that asked for a restart time of zero gets none.
+    let mut h = Harness::new(config());
+    h.establish(peer_open(PEER_AS, id(20), 90, vec![gr_cap(0, true)]));
+    let out = h.step(Input::Stop {
+        notification: Some(Notification::admin_reset("again")),
+    });
+    assert!(!down(&out).unwrap().graceful);
 }
 
 #[test]
