@@ -260,6 +260,14 @@ fn wrong_md5_password_gives_no_session_and_a_clear_log_line() -> Result<()> {
         );
         Ok(())
     })?;
+    // `show neighbors` says it too, where an operator looks first.
+    let n = pr.neighbor_summary(frr4)?;
+    ensure!(
+        n["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("TCP-MD5") && e.contains("password")),
+        "show neighbors should name TCP-MD5: {n:#}"
+    );
     // Long enough for several connect attempts by both sides.
     std::thread::sleep(Duration::from_secs(5));
     ensure!(

@@ -21,7 +21,7 @@ use super::ifaddr::{canonical, local_end};
 use super::md5_hint::Md5Hints;
 use super::transport;
 use crate::config::Config;
-use crate::control::protocol::{Query, ResponseBody};
+use crate::control::protocol::{NeighborSummary, Query, ResponseBody};
 
 /// Ids the driver gives inbound connections (the speaker's sessions name
 /// their own outbound ones; the top bit keeps the two apart).
@@ -199,7 +199,8 @@ impl Driver {
                 _ = self.shutdown.cancelled() => break,
                 Some(ev) = self.events.recv() => self.net_event(ev),
                 Some((query, reply)) = self.control.recv() => {
-                    let answer = super::answer::answer(&self.speaker, &self.config, self.started, query);
+                    let mut answer = super::answer::answer(&self.speaker, &self.config, self.started, query);
+                    self.add_transport_hints(&mut answer);
                     let _ = reply.send(answer);
                 }
                 Some(new) = self.reload.recv() => self.reload(new),
@@ -268,6 +269,23 @@ impl Driver {
             .iter()
             .find(|d| d.range.contains_addr(remote))
             .map(|d| d.template.transport.clone())
+    }
+
+    /// A neighbor with no error of its own to show gets the transport's
+    /// guess (TCP-MD5 mismatch), so `show neighbors` says what the log says.
+    fn add_transport_hints(&self, body: &mut ResponseBody) {
+        let mut fill = |n: &mut NeighborSummary| {
+            if n.last_error.is_none()
+                && let Some(h) = self.md5_hints.current(n.address)
+            {
+                n.last_error = Some(h.to_string());
+            }
+        };
+        match body {
+            ResponseBody::Neighbors { neighbors } => neighbors.iter_mut().for_each(&mut fill),
+            ResponseBody::Neighbor(d) => fill(&mut d.summary),
+            _ => {}
+        }
     }
 
     fn maybe_md5_hint(&mut self, peer: IpAddr) {

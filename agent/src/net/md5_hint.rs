@@ -58,6 +58,9 @@ fn parse(netstat: &str) -> Option<Md5Drops> {
 pub(crate) struct Md5Hints {
     last: HashMap<IpAddr, Instant>,
     unanswered: HashMap<IpAddr, u32>,
+    /// The last hint given, shown as the neighbor's last error until the
+    /// session comes up: the FSM never saw a failure to report.
+    text: HashMap<IpAddr, String>,
 }
 
 impl Md5Hints {
@@ -82,15 +85,23 @@ impl Md5Hints {
             ),
             None => String::new(),
         };
-        Some(format!(
+        let text = format!(
             "no answer from {peer} to our connection attempts, and TCP-MD5 is on for this peer: a password mismatch looks exactly like this, because the kernel drops the segments silently{counted}; check that both sides use the same password"
-        ))
+        );
+        self.text.insert(peer, text.clone());
+        Some(text)
+    }
+
+    /// The last hint for `peer`, while its session has not come up since.
+    pub(crate) fn current(&self, peer: IpAddr) -> Option<&str> {
+        self.text.get(&peer).map(String::as_str)
     }
 
     /// The session came up: a later failure gets a fresh hint.
     pub(crate) fn forget(&mut self, peer: IpAddr) {
         self.last.remove(&peer);
         self.unanswered.remove(&peer);
+        self.text.remove(&peer);
     }
 }
 
