@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -13,6 +14,7 @@ use serde_json::Value;
 use crate::config::{BgpConfig, Direction, Neighbor, Origin};
 use crate::daemon::Daemon;
 use crate::lab::{Node, NodeProcess, require_programs};
+use crate::process::{self, DEFAULT_GRACE, Signal};
 use crate::types::{Community, Family, LargeCommunity, Prefix, Route, SessionState};
 use crate::wait::wait_until;
 
@@ -21,52 +23,126 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The gRPC API port inside the node (one GoBGP per node).
 pub const API_PORT: u16 = 50051;
 
+/// What a test can set on GoBGP beyond the shared [`BgpConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct GobgpExtras {
+    /// RFC 8538 for every graceful-restart neighbor (`notification-enabled = true`: the N
+    /// bit). Without it GoBGP 3.10 does not advertise the N bit, and the Cease it sends on
+    /// TERM ends graceful restart for its helpers (they drop its routes at once).
+    pub gr_notification: bool,
+}
+
 /// A running GoBGP in one node.
 #[derive(Debug)]
 pub struct Gobgp {
     node: Node,
     config: BgpConfig,
-    process: NodeProcess,
+    extras: GobgpExtras,
+    /// `None` between [`Gobgp::stop`] (or [`Gobgp::kill`]) and [`Gobgp::start_again`].
+    process: Option<NodeProcess>,
 }
 
 impl Gobgp {
     /// Writes the configuration, starts gobgpd, waits for its API, then adds the originated
     /// prefixes (GoBGP's configuration file has no static routes).
     pub fn start(node: &Node, config: BgpConfig) -> Result<Gobgp> {
+        Gobgp::start_with(node, config, GobgpExtras::default())
+    }
+
+    /// As [`Gobgp::start`], with GoBGP-only settings.
+    pub fn start_with(node: &Node, config: BgpConfig, extras: GobgpExtras) -> Result<Gobgp> {
         require_programs(&["gobgpd", "gobgp"])?;
         config.validate()?;
-        let conf: PathBuf = node.dir().join("gobgpd.toml");
-        fs::write(&conf, render(&config))?;
-        let process = node.spawn(
-            "gobgpd",
-            &[
-                "gobgpd",
-                "-f",
-                &conf.to_string_lossy(),
-                "-t",
-                "toml",
-                "--api-hosts",
-                &format!("127.0.0.1:{API_PORT}"),
-                "--pprof-disable",
-                "-l",
-                "info",
-            ],
-        )?;
-        let originate = config.originate.clone();
-        let g = Gobgp {
+        let mut g = Gobgp {
             node: node.clone(),
             config,
-            process,
+            extras,
+            process: None,
         };
-        let name = g.name_();
-        wait_until(&format!("{name}'s API"), START_TIMEOUT, || {
-            g.process.ensure_running()?;
-            g.cli(&["global"]).map(drop)
-        })?;
-        for o in &originate {
-            g.add_path(o)?;
-        }
+        g.start_gobgpd(false)?;
         Ok(g)
+    }
+
+    /// Starts gobgpd (with `--graceful-restart` when `restarting`: it then sets the Restart
+    /// State bit in its OPENs to graceful-restart neighbors), waits for its API and adds the
+    /// originated prefixes.
+    fn start_gobgpd(&mut self, restarting: bool) -> Result<()> {
+        if self.process.is_some() {
+            bail!("{}: gobgpd is already running", self.name_());
+        }
+        // After a restart the neighbors start administratively down until the originated
+        // prefixes are back (the API is the only way in, and only once gobgpd runs):
+        // otherwise a session can come up, and GoBGP send its End-of-RIB, before them.
+        let hold = restarting && !self.config.originate.is_empty();
+        let conf: PathBuf = self.node.dir().join("gobgpd.toml");
+        fs::write(&conf, render_with(&self.config, &self.extras, hold))?;
+        let api = format!("127.0.0.1:{API_PORT}");
+        let conf = conf.to_string_lossy();
+        let mut argv = vec![
+            "gobgpd",
+            "-f",
+            &conf,
+            "-t",
+            "toml",
+            "--api-hosts",
+            &api,
+            "--pprof-disable",
+            "-l",
+            "info",
+        ];
+        if restarting {
+            argv.push("--graceful-restart");
+        }
+        let p = self.node.spawn("gobgpd", &argv)?;
+        self.process = Some(p);
+        let name = self.name_();
+        wait_until(&format!("{name}'s API"), START_TIMEOUT, || {
+            self.ensure_running()?;
+            self.cli(&["global"]).map(drop)
+        })?;
+        for o in &self.config.originate {
+            self.add_path(o)?;
+        }
+        if hold {
+            for n in &self.config.neighbors {
+                self.cli(&["neighbor", &n.address.to_string(), "enable"])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops gobgpd with TERM (KILL after a grace period) and returns how it exited. On TERM
+    /// GoBGP 3.10 sends every neighbor a NOTIFICATION Cease / Peer De-configured (6/3), also
+    /// to graceful-restart neighbors.
+    pub fn stop(&mut self) -> Result<ExitStatus> {
+        match self.process.take() {
+            Some(p) => p.stop(DEFAULT_GRACE),
+            None => bail!("{}: gobgpd is not running", self.name_()),
+        }
+    }
+
+    /// Kills gobgpd with SIGKILL: no NOTIFICATION, the TCP connections are just closed (a
+    /// crash of the control plane).
+    pub fn kill(&mut self) -> Result<()> {
+        let p = self
+            .process
+            .take()
+            .ok_or_else(|| anyhow!("{}: gobgpd is not running", self.name_()))?;
+        p.signal(Signal::Kill)?;
+        p.stop(DEFAULT_GRACE).map(drop)
+    }
+
+    /// Starts gobgpd again with the current configuration and re-adds the originated
+    /// prefixes. With `restarting`, gobgpd runs with `--graceful-restart`: a restarting
+    /// speaker (R bit set) that defers its best-path selection and its UPDATEs until it has
+    /// the End-of-RIB of its graceful-restart neighbors.
+    pub fn start_again(&mut self, restarting: bool) -> Result<()> {
+        self.start_gobgpd(restarting)
+    }
+
+    /// The log file of gobgpd (every run appends to it).
+    pub fn log_path(&self) -> PathBuf {
+        self.node.dir().join("gobgpd.log")
     }
 
     /// The current configuration (originated prefixes follow `originate`/`withdraw`).
@@ -95,12 +171,25 @@ impl Gobgp {
         self.cli_json(&["neighbor"])
     }
 
-    /// `gobgp neighbor PEER softresetin -a FAMILY` for each family of the neighbor.
+    /// `gobgp -j neighbor PEER`: one peer (an object): `state.session_state`,
+    /// `state.messages.{received,sent}.{open,update,notification,refresh,...}` (counted over
+    /// all sessions since gobgpd started), `timers.state.uptime.seconds` (a Unix time: when
+    /// the session last came up, not a duration). Zero values are omitted; `state.flops`
+    /// stays 0 in 3.10 even across resets.
+    pub fn neighbor(&self, peer: IpAddr) -> Result<Value> {
+        self.config.find_neighbor(peer)?;
+        self.cli_json(&["neighbor", &peer.to_string()])
+    }
+
+    /// `gobgp neighbor PEER softresetin -a FAMILY` for each family of the neighbor. GoBGP 3.10
+    /// re-applies its import policy to the Adj-RIB-In it always keeps: it sends the peer no
+    /// ROUTE-REFRESH.
     pub fn soft_reset_in(&self, peer: IpAddr) -> Result<()> {
         self.per_family(peer, "softresetin")
     }
 
-    /// `gobgp neighbor PEER softresetout -a FAMILY` for each family of the neighbor.
+    /// `gobgp neighbor PEER softresetout -a FAMILY` for each family of the neighbor: GoBGP
+    /// sends its routes again.
     pub fn soft_reset_out(&self, peer: IpAddr) -> Result<()> {
         self.per_family(peer, "softresetout")
     }
@@ -179,24 +268,30 @@ impl Daemon for Gobgp {
             .iter()
             .position(|o| o.prefix == prefix)
             .ok_or_else(|| anyhow!("{}: {prefix} is not originated", self.name_()))?;
-        self.cli(&[
-            "global",
-            "rib",
-            "-a",
-            prefix.family().name(),
-            "del",
-            &prefix.to_string(),
-        ])?;
+        // While gobgpd is stopped, only forget it: `start_again` will not add it back.
+        if self.process.is_some() {
+            self.cli(&[
+                "global",
+                "rib",
+                "-a",
+                prefix.family().name(),
+                "del",
+                &prefix.to_string(),
+            ])?;
+        }
         self.config.originate.remove(i);
         Ok(())
     }
 
     fn log_tail(&self, lines: usize) -> String {
-        self.process.log_tail(lines)
+        process::log_tail(&self.log_path(), lines)
     }
 
     fn ensure_running(&self) -> Result<()> {
-        self.process.ensure_running()
+        match &self.process {
+            Some(p) => p.ensure_running(),
+            None => bail!("{}: gobgpd is stopped", self.name_()),
+        }
     }
 }
 
@@ -248,6 +343,12 @@ fn policy_name(n: &Neighbor, dir: Direction) -> String {
 /// policy whose statements match that neighbor through a neighbor-set; for export the
 /// neighbor-set matches the neighbor the route is sent to.
 pub fn render(c: &BgpConfig) -> String {
+    render_with(c, &GobgpExtras::default(), false)
+}
+
+/// [`render`] with GoBGP-only settings; `admin_down` starts every neighbor administratively
+/// down (`admin-down = true`), to be enabled once the originated prefixes are in place.
+fn render_with(c: &BgpConfig, extras: &GobgpExtras, admin_down: bool) -> String {
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# generated by the interop harness");
@@ -275,6 +376,9 @@ pub fn render(c: &BgpConfig) -> String {
         let _ = writeln!(w, "    neighbor-address = \"{}\"", n.address);
         let _ = writeln!(w, "    peer-as = {}", n.remote_as);
         let _ = writeln!(w, "    description = \"{}\"", n.name);
+        if admin_down {
+            let _ = writeln!(w, "    admin-down = true");
+        }
         if let Some(p) = &n.password {
             let _ = writeln!(w, "    auth-password = \"{p}\"");
         }
@@ -292,6 +396,9 @@ pub fn render(c: &BgpConfig) -> String {
             let _ = writeln!(w, "  [neighbors.graceful-restart.config]");
             let _ = writeln!(w, "    enabled = true");
             let _ = writeln!(w, "    restart-time = {rt}");
+            if extras.gr_notification {
+                let _ = writeln!(w, "    notification-enabled = true");
+            }
         }
         for f in &n.families {
             let _ = writeln!(w, "  [[neighbors.afi-safis]]");

@@ -50,7 +50,7 @@ pub use bird::{Bird, BirdProtocol};
 pub use config::{BgpConfig, Direction, Neighbor, Origin, Policy, Timers};
 pub use daemon::Daemon;
 pub use frr::Frr;
-pub use gobgp::Gobgp;
+pub use gobgp::{Gobgp, GobgpExtras};
 pub use lab::{Lab, Link, Node, NodeProcess, require_programs, require_root};
 pub use podroute::{MaxPrefix, Podroute, PodrouteExtras};
 pub use process::{Process, Signal};
