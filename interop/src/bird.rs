@@ -27,7 +27,10 @@ pub struct Bird {
     config: BgpConfig,
     conf: PathBuf,
     sock: PathBuf,
-    process: NodeProcess,
+    /// `None` between [`Bird::graceful_restart`] (or [`Bird::stop`]) and [`Bird::start_again`].
+    process: Option<NodeProcess>,
+    /// Protocols with every debug trace on ([`Bird::debug_all`]).
+    debug: Vec<String>,
 }
 
 impl Bird {
@@ -42,13 +45,33 @@ impl Bird {
         let c = conf.to_string_lossy().into_owned();
         process::run_checked(&["bird", "-p", "-c", &c], COMMAND_TIMEOUT)
             .with_context(|| format!("BIRD rejects {c}"))?;
-        let process = node.spawn(
-            "bird",
-            &["bird", "-f", "-c", &c, "-s", &sock.to_string_lossy()],
-        )?;
-        let s = sock.to_string_lossy().into_owned();
+        let mut bird = Bird {
+            node: node.clone(),
+            config,
+            conf,
+            sock,
+            process: None,
+            debug: Vec::new(),
+        };
+        bird.spawn(false)?;
+        Ok(bird)
+    }
+
+    /// Starts `bird -f` (with `-R`, graceful-restart recovery, if asked) and waits until it
+    /// answers on its control socket. Every run appends to the same `bird.log`.
+    fn spawn(&mut self, recovery: bool) -> Result<()> {
+        if self.process.is_some() {
+            bail!("{}: BIRD is already running", self.name_());
+        }
+        let c = self.conf.to_string_lossy().into_owned();
+        let s = self.sock.to_string_lossy().into_owned();
+        let mut argv = vec!["bird", "-f", "-c", &c, "-s", &s];
+        if recovery {
+            argv.push("-R");
+        }
+        let process = self.node.spawn("bird", &argv)?;
         wait_until(
-            &format!("bird@{}'s control socket", node.name()),
+            &format!("bird@{}'s control socket", self.node.name()),
             START_TIMEOUT,
             || {
                 process.ensure_running()?;
@@ -58,13 +81,54 @@ impl Bird {
                 Ok(())
             },
         )?;
-        Ok(Bird {
-            node: node.clone(),
-            config,
-            conf,
-            sock,
-            process,
-        })
+        self.process = Some(process);
+        Ok(())
+    }
+
+    /// `birdc graceful restart`: BIRD shuts down for a graceful restart (closes its BGP
+    /// sessions without a NOTIFICATION, so graceful-restart peers keep its routes) and exits.
+    /// Waits for the exit; [`Bird::start_again`] with `recovery` brings it back.
+    pub fn graceful_restart(&mut self) -> Result<()> {
+        let Some(p) = self.process.as_ref() else {
+            bail!("{}: BIRD is not running", self.name_());
+        };
+        let out = self.birdc(&["graceful", "restart"])?;
+        ensure!(
+            out.contains("Graceful restart"),
+            "{}: graceful restart: {out}",
+            self.name_()
+        );
+        wait_until(
+            &format!("{} to exit for a graceful restart", self.name_()),
+            START_TIMEOUT,
+            || match p.try_status() {
+                Some(_) => Ok(()),
+                None => bail!("still running"),
+            },
+        )?;
+        self.process = None;
+        Ok(())
+    }
+
+    /// Stops BIRD with TERM (a regular shutdown: its BGP sessions are closed with a Cease).
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(p) = self.process.take() {
+            p.stop(process::DEFAULT_GRACE)?;
+        }
+        Ok(())
+    }
+
+    /// Starts BIRD again with the current configuration (rewritten from [`Bird::config`]);
+    /// `recovery` passes `-R`: BIRD comes back as a graceful-restarting speaker (R bit, F bit).
+    pub fn start_again(&mut self, recovery: bool) -> Result<()> {
+        fs::write(&self.conf, self.render())?;
+        self.spawn(recovery)
+    }
+
+    /// Every line BIRD logged, over all its runs (`log stderr all`; `birdc debug NAME all`
+    /// adds packet traces such as `NAME: Got ROUTE-REFRESH`).
+    pub fn full_log(&self) -> String {
+        fs::read_to_string(self.node.dir().join("bird.log")).unwrap_or_default()
     }
 
     /// The current configuration.
@@ -110,9 +174,27 @@ impl Bird {
         self.protocol(&self.protocol_name(peer)?)
     }
 
+    /// Turns on every debug trace of the session with `peer` (`debug all` in its protocol,
+    /// applied at once with `birdc debug NAME all`): BIRD then logs each message it sends and
+    /// gets (`NAME: Got ROUTE-REFRESH`, `NAME: Sending END-OF-RIB`, ...), see
+    /// [`Bird::full_log`]. It is written into the configuration because `birdc configure`
+    /// resets what `birdc debug` set.
+    pub fn debug_all(&mut self, peer: IpAddr) -> Result<()> {
+        let name = self.protocol_name(peer)?;
+        if !self.debug.contains(&name) {
+            self.debug.push(name.clone());
+        }
+        fs::write(&self.conf, self.render())?;
+        self.birdc(&["debug", &name, "all"]).map(drop)
+    }
+
+    fn render(&self) -> String {
+        render_with_debug(&self.config, &self.debug)
+    }
+
     /// Rewrites the configuration file from [`Bird::config`] and runs `birdc configure`.
     pub fn configure(&self) -> Result<()> {
-        fs::write(&self.conf, render(&self.config))?;
+        fs::write(&self.conf, self.render())?;
         let out = self.birdc(&["configure"])?;
         ensure!(
             out.contains("Reconfigured") || out.contains("Reconfiguration in progress"),
@@ -237,16 +319,24 @@ impl Daemon for Bird {
     }
 
     fn log_tail(&self, lines: usize) -> String {
-        self.process.log_tail(lines)
+        process::log_tail(&self.node.dir().join("bird.log"), lines)
     }
 
     fn ensure_running(&self) -> Result<()> {
-        self.process.ensure_running()
+        match &self.process {
+            Some(p) => p.ensure_running(),
+            None => bail!("{}: BIRD is stopped", self.name_()),
+        }
     }
 }
 
 /// Renders `bird.conf`.
 pub fn render(c: &BgpConfig) -> String {
+    render_with_debug(c, &[])
+}
+
+/// Renders `bird.conf` with `debug all` in the named protocols.
+fn render_with_debug(c: &BgpConfig, debug: &[String]) -> String {
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# generated by the interop harness");
@@ -303,6 +393,9 @@ pub fn render(c: &BgpConfig) -> String {
         }
         if n.passive {
             let _ = writeln!(w, "  passive on;");
+        }
+        if debug.contains(&n.name) {
+            let _ = writeln!(w, "  debug all;");
         }
         match n.graceful_restart {
             Some(t) => {
@@ -392,8 +485,35 @@ pub struct BirdRoute {
     pub protocol: String,
     /// When BIRD last changed the route, as printed (`03:10:40.218`). A route refreshed with
     /// the same attributes (e.g. after a graceful restart) keeps its time; a route withdrawn
-    /// and learned again gets a new one.
+    /// and learned again gets a new one. Compare with [`same_time`]: the printed millisecond
+    /// can move by one between two queries.
     pub since: String,
+    /// `BGP.local_pref` (BIRD shows it on every BGP route, iBGP or not).
+    pub local_pref: Option<u32>,
+}
+
+/// Whether two times BIRD printed (`BirdRoute::since`, `BirdProtocol::since`) are the same
+/// moment. BIRD keeps them on its monotonic clock and prints them converted to wall-clock time
+/// against the current offset between the two clocks, so the same route shows `23.683` in one
+/// `show route` and `23.682` in the next: `hh:mm:ss.mmm` times within 2 ms of each other count
+/// as the same; other formats must be equal.
+pub fn same_time(a: &str, b: &str) -> bool {
+    fn ms(t: &str) -> Option<i64> {
+        let (hms, frac) = t.split_once('.')?;
+        let mut parts = hms.split(':').map(|x| x.parse::<i64>().ok());
+        let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+        if parts.next().is_some() || frac.len() != 3 {
+            return None;
+        }
+        Some(((h * 60 + m) * 60 + s) * 1000 + frac.parse::<i64>().ok()?)
+    }
+    match (ms(a), ms(b)) {
+        (Some(x), Some(y)) => {
+            let d = (x - y).rem_euclid(86_400_000);
+            d.min(86_400_000 - d) <= 2
+        }
+        _ => a == b,
+    }
 }
 
 /// Parses `birdc show route all` (BIRD 2.0). "Network not found" gives no routes.
@@ -410,12 +530,19 @@ pub fn parse_routes(text: &str) -> Result<Vec<BirdRoute>> {
             continue;
         }
         if let Some(attr) = line.strip_prefix('\t') {
-            let r = &mut out
+            let br = out
                 .last_mut()
                 .ok_or_else(|| anyhow!("attribute before any route"))
-                .with_context(ctx)?
-                .route;
-            parse_route_attr(r, attr).with_context(ctx)?;
+                .with_context(ctx)?;
+            if let Some(v) = attr.strip_prefix("BGP.local_pref:") {
+                br.local_pref = Some(
+                    v.trim()
+                        .parse()
+                        .with_context(|| format!("LOCAL_PREF {v:?}"))
+                        .with_context(ctx)?,
+                );
+            }
+            parse_route_attr(&mut br.route, attr).with_context(ctx)?;
             continue;
         }
         let rest = if line.starts_with(char::is_whitespace) {
@@ -474,6 +601,7 @@ fn parse_route_header(prefix: Prefix, rest: &str) -> Result<BirdRoute> {
         },
         protocol,
         since,
+        local_pref: None,
     })
 }
 
@@ -532,6 +660,9 @@ pub struct BirdProtocol {
     pub proto: String,
     /// Protocol state (`up`, `start`, `down`, ...).
     pub state: String,
+    /// When the protocol state last changed, as printed (`03:12:25.718`): unchanged while a
+    /// session stays up, new after any reset. Compare with [`same_time`].
+    pub since: String,
     /// The Info column (for BGP: the session state, then the last error if any).
     pub info: String,
     /// `BGP state:` (`Established`, `Passive`, `Active`, `Down`, ...).
@@ -545,6 +676,40 @@ pub struct BirdProtocol {
     pub gr_active: bool,
     /// `Last error:`.
     pub last_error: Option<String>,
+    /// The channels (`Channel ipv4`, ...) with their route change statistics.
+    pub channels: Vec<BirdChannel>,
+}
+
+/// One channel of a protocol in `birdc show protocols all`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BirdChannel {
+    /// `ipv4`, `ipv6`.
+    pub name: String,
+    /// `UP`, `START`, ...
+    pub state: String,
+    /// `Route change stats:` rows by name (`Import updates`, `Import withdraws`, `Export
+    /// updates`, `Export withdraws`), each as received, rejected, filtered, ignored, accepted
+    /// (`---` is `None`).
+    pub stats: Vec<(String, [Option<u64>; 5])>,
+}
+
+impl BirdChannel {
+    /// One cell of the route change statistics: `row` (e.g. `Export updates`), `column` 0..5
+    /// (received, rejected, filtered, ignored, accepted). 0 when absent.
+    pub fn stat(&self, row: &str, column: usize) -> u64 {
+        self.stats
+            .iter()
+            .find(|(r, _)| r == row)
+            .and_then(|(_, v)| v.get(column).copied().flatten())
+            .unwrap_or(0)
+    }
+}
+
+impl BirdProtocol {
+    /// The channel named `name` (`ipv4`, `ipv6`).
+    pub fn channel(&self, name: &str) -> Option<&BirdChannel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
 }
 
 /// Parses `birdc show protocols [all] [NAME]` (BIRD 2.0).
@@ -563,16 +728,19 @@ pub fn parse_protocols(text: &str) -> Result<Vec<BirdProtocol>> {
             } else {
                 5
             };
+            let since = t[4..info_at.min(t.len())].join(" ");
             out.push(BirdProtocol {
                 name: t[0].to_string(),
                 proto: t[1].to_string(),
                 state: t[3].to_string(),
+                since,
                 info: t.get(info_at..).unwrap_or_default().join(" "),
                 bgp_state: None,
                 neighbor_address: None,
                 neighbor_as: None,
                 gr_active: false,
                 last_error: None,
+                channels: Vec::new(),
             });
             continue;
         }
@@ -580,6 +748,30 @@ pub fn parse_protocols(text: &str) -> Result<Vec<BirdProtocol>> {
             bail!("line {}: detail before any protocol: {line:?}", i + 1);
         };
         let l = line.trim();
+        if let Some(name) = l.strip_prefix("Channel ") {
+            p.channels.push(BirdChannel {
+                name: name.trim().to_string(),
+                ..BirdChannel::default()
+            });
+            continue;
+        }
+        if let Some(c) = p.channels.last_mut() {
+            if let Some((k, v)) = l.split_once(':') {
+                let k = k.trim();
+                if k == "State" {
+                    c.state = v.trim().to_string();
+                } else if k.starts_with("Import ") || k.starts_with("Export ") {
+                    let cells: Vec<Option<u64>> =
+                        v.split_whitespace().map(|x| x.parse().ok()).collect();
+                    let mut row = [None; 5];
+                    for (slot, cell) in row.iter_mut().zip(cells) {
+                        *slot = cell;
+                    }
+                    c.stats.push((k.to_string(), row));
+                }
+            }
+            continue;
+        }
         if l == "Neighbor graceful restart active" {
             p.gr_active = true;
         } else if let Some((k, v)) = l.split_once(':') {
@@ -633,6 +825,8 @@ mod tests {
             ]
         );
         assert_eq!(routes[0].since, "03:11:58.800");
+        assert_eq!(routes[0].local_pref, Some(100));
+        assert_eq!(routes[2].local_pref, None);
         let r = &routes[0].route;
         assert_eq!(r.as_path, vec![4200000001]);
         assert_eq!(r.next_hop, Some("192.0.2.1".parse().unwrap()));
@@ -685,6 +879,16 @@ mod tests {
     }
 
     #[test]
+    fn times_a_millisecond_apart_are_the_same() {
+        assert!(same_time("04:18:23.683", "04:18:23.682"));
+        assert!(same_time("23:59:59.999", "00:00:00.001"));
+        assert!(!same_time("04:18:23.683", "04:18:23.690"));
+        assert!(!same_time("04:18:23.683", "04:18:24.683"));
+        assert!(same_time("2026-11-21 03:10:40", "2026-11-21 03:10:40"));
+        assert!(!same_time("2026-11-21 03:10:40", "03:10:40.000"));
+    }
+
+    #[test]
     fn protocols_established_disabled_and_gr() {
         let p = parse_protocols(&sample("proto_established_v6.txt")).unwrap();
         assert_eq!(p.len(), 1);
@@ -696,6 +900,13 @@ mod tests {
         );
         assert_eq!(p[0].neighbor_as, Some(4200000001));
         assert!(!p[0].gr_active);
+        assert_eq!(p[0].since, "03:12:25.718");
+        let c = p[0].channel("ipv6").unwrap();
+        assert_eq!(c.state, "UP");
+        assert_eq!(c.stat("Import updates", 0), 3);
+        assert_eq!(c.stat("Export updates", 1), 3);
+        assert_eq!(c.stats[1].1, [Some(3), Some(0), None, Some(3), Some(0)]);
+        assert_eq!(c.stat("Export withdraws", 4), 0);
 
         let p = parse_protocols(&sample("proto_disabled.txt")).unwrap();
         assert_eq!(p[0].state, "down");
