@@ -4,6 +4,8 @@ mod cli;
 mod config;
 mod control;
 mod daemon;
+mod fib;
+mod metrics;
 mod net;
 
 use std::process::ExitCode;

@@ -3,13 +3,15 @@
 //! settings once.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
+use serde::{Deserialize, de::value::MapAccessDeserializer};
 
 /// A duration: seconds as a number, or a string such as `90s`, `2m`,
 /// `500ms`, `1h`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RawDuration {
     Seconds(u64),
     Text(String),
@@ -17,10 +19,26 @@ pub(crate) enum RawDuration {
 
 /// An AS number: a number, asdot text (`1.10`), or the words `internal` /
 /// `external` where a remote AS is expected.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RawAsn {
     Number(u32),
+    Text(String),
+}
+
+/// A number or a name for it, such as the FIB's `protocol: podroute` or
+/// `table: main`; [`super::validate`] knows which names mean what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawNumberOrName {
+    Number(u64),
+    Name(String),
+}
+
+/// An address to listen on, or `none` / `false` for not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawListenOrOff {
+    Off,
+    /// Also `none`: the words are told apart in [`super::validate`], where
+    /// values from flags arrive as text too.
     Text(String),
 }
 
@@ -33,7 +51,7 @@ pub(crate) struct RawConfig {
     pub(crate) cluster_id: Option<String>,
     pub(crate) hostname: Option<String>,
     pub(crate) listen: Option<RawListen>,
-    pub(crate) control_socket: Option<String>,
+    pub(crate) control_socket: Option<PathBuf>,
     pub(crate) state_dir: Option<String>,
     pub(crate) graceful_restart: Option<RawGracefulRestart>,
     pub(crate) multipath: Option<RawMultipath>,
@@ -46,6 +64,31 @@ pub(crate) struct RawConfig {
     pub(crate) dynamic_neighbors: Vec<RawDynamic>,
     #[serde(default)]
     pub(crate) policies: BTreeMap<String, RawPolicy>,
+    /// Peer settings shared by name: `peers[].template: NAME`.
+    #[serde(default)]
+    pub(crate) templates: BTreeMap<String, RawPeer>,
+    /// This node's pod CIDRs: originated, and unreachable in the FIB.
+    #[serde(default)]
+    pub(crate) pod_cidrs: Vec<String>,
+    pub(crate) fib: Option<RawFib>,
+    pub(crate) metrics: Option<RawMetrics>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFib {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) protocol: Option<RawNumberOrName>,
+    pub(crate) table: Option<RawNumberOrName>,
+    /// `unreachable`, `blackhole` or `none`.
+    pub(crate) pod_cidr_route: Option<String>,
+    pub(crate) metric: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) listen: Option<RawListenOrOff>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,11 +124,15 @@ pub(crate) struct RawOriginate {
     pub(crate) med: Option<u32>,
 }
 
-/// A peer; also the template of dynamic neighbours (without `address`).
+/// A peer; also a template (`templates`, dynamic neighbours), without
+/// `address`. [`super::templates`] lists every field again to merge a peer
+/// over its template: a field added here must be added there.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPeer {
     pub(crate) address: Option<String>,
+    /// The name of a template under `templates`; the peer's own fields win.
+    pub(crate) template: Option<String>,
     pub(crate) remote_as: Option<RawAsn>,
     pub(crate) description: Option<String>,
     pub(crate) kind: Option<String>,
@@ -139,7 +186,22 @@ pub(crate) struct RawMaxPrefix {
 pub(crate) struct RawDynamic {
     pub(crate) range: String,
     #[serde(default)]
-    pub(crate) template: RawPeer,
+    pub(crate) template: RawDynamicTemplate,
+}
+
+/// The peer settings of a dynamic-neighbour range: the name of a template
+/// (`template: tor`), or the settings inline, which may themselves name a
+/// template to start from (`template: {template: tor, passive: true}`).
+#[derive(Debug, Clone)]
+pub(crate) enum RawDynamicTemplate {
+    Named(String),
+    Inline(Box<RawPeer>),
+}
+
+impl Default for RawDynamicTemplate {
+    fn default() -> Self {
+        RawDynamicTemplate::Inline(Box::default())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,4 +274,133 @@ pub(crate) struct RawSet {
 pub(crate) enum RawPrepend {
     Count(u8),
     Asn { asn: RawAsn, count: u8 },
+}
+
+// The hand-written deserializers below exist for their error messages: an
+// untagged enum says only "data did not match any variant", without the
+// line; a visitor says what was found, what was expected, and where.
+
+/// A YAML scalar as written, before it is given a meaning.
+enum Scalar<'a> {
+    Number(u64),
+    Bool(bool),
+    Text(&'a str),
+}
+
+/// Visits one scalar and converts it with `convert`; `None` is refused
+/// with `expecting`, the place added by the YAML deserializer.
+struct ScalarVisitor<T> {
+    expecting: &'static str,
+    convert: fn(Scalar<'_>) -> Option<T>,
+}
+
+impl<'de, T> Visitor<'de> for ScalarVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        (self.convert)(Scalar::Number(v))
+            .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        (self.convert)(Scalar::Bool(v)).ok_or_else(|| E::invalid_type(Unexpected::Bool(v), &self))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.convert)(Scalar::Text(v)).ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
+    }
+}
+
+fn scalar<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expecting: &'static str,
+    convert: fn(Scalar<'_>) -> Option<T>,
+) -> Result<T, D::Error> {
+    d.deserialize_any(ScalarVisitor { expecting, convert })
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(
+            d,
+            "a duration: seconds (90) or text (90s, 2m, 500ms, 1h)",
+            |s| match s {
+                Scalar::Number(n) => Some(RawDuration::Seconds(n)),
+                Scalar::Text(t) => Some(RawDuration::Text(t.to_string())),
+                Scalar::Bool(_) => None,
+            },
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAsn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(
+            d,
+            "an AS number (64512, or asdot 1.10), or `internal` / `external` for a peer",
+            |s| match s {
+                Scalar::Number(n) => u32::try_from(n).ok().map(RawAsn::Number),
+                Scalar::Text(t) => Some(RawAsn::Text(t.to_string())),
+                Scalar::Bool(_) => None,
+            },
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for RawNumberOrName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(d, "a number or a name", |s| match s {
+            Scalar::Number(n) => Some(RawNumberOrName::Number(n)),
+            Scalar::Text(t) => Some(RawNumberOrName::Name(t.to_string())),
+            Scalar::Bool(_) => None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawListenOrOff {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        scalar(
+            d,
+            "an address and port (127.0.0.1:9180, [::]:9180), or `none` / false",
+            |s| match s {
+                Scalar::Bool(false) => Some(RawListenOrOff::Off),
+                Scalar::Text(t) => Some(RawListenOrOff::Text(t.to_string())),
+                Scalar::Bool(true) | Scalar::Number(_) => None,
+            },
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDynamicTemplate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDynamicTemplate;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the name of a template, or peer settings without `address`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawDynamicTemplate::Named(v.to_string()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawPeer::deserialize(MapAccessDeserializer::new(map))
+                    .map(|p| RawDynamicTemplate::Inline(Box::new(p)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -57,6 +57,9 @@ pub(crate) fn plan(old: &Config, new: &Config) -> Result<Plan, Vec<String>> {
     fixed("listen", old.listen == new.listen);
     fixed("control_socket", old.control_socket == new.control_socket);
     fixed("state_dir", old.state_dir == new.state_dir);
+    // The FIB task and the metrics listener are set up once, at start.
+    fixed("fib", old.fib == new.fib);
+    fixed("metrics", old.metrics == new.metrics);
     if !refused.is_empty() {
         return Err(refused);
     }
@@ -212,5 +215,97 @@ policies:
                 "`router_id` changed; it takes effect only when the agent restarts",
             ]
         );
+    }
+
+    #[test]
+    fn pod_cidrs_are_originated_and_withdrawn() {
+        let old = format!("{BASE}pod_cidrs: [10.244.3.0/24]\n");
+        let new = format!("{BASE}pod_cidrs: [10.244.4.0/24, \"fd00:10:244:4::/64\"]\n");
+        let p = plan(&cfg(&old), &cfg(&new)).unwrap();
+        assert_eq!(
+            kinds(&p),
+            [
+                "Withdraw 10.244.3.0/24",
+                "Originate 10.244.4.0/24",
+                "Originate fd00:10:244:4::/64",
+            ]
+        );
+        // Listed under `originate` as well: no change while the attributes
+        // are the same, an Originate when they differ.
+        let same = format!("{BASE}pod_cidrs: [10.244.1.0/24]\n");
+        assert!(plan(&cfg(BASE), &cfg(&same)).unwrap().inputs.is_empty());
+        let tagged = same.replace(
+            "  - prefix: 10.244.1.0/24\n",
+            "  - prefix: 10.244.1.0/24\n    communities: [\"64512:1\"]\n",
+        );
+        let p = plan(&cfg(&same), &cfg(&tagged)).unwrap();
+        assert_eq!(kinds(&p), ["Originate 10.244.1.0/24"]);
+    }
+
+    #[test]
+    fn fib_and_metrics_changes_wait_for_a_restart() {
+        let new =
+            format!("{BASE}fib: {{ protocol: 201 }}\nmetrics: {{ listen: \"127.0.0.1:9999\" }}\n");
+        let e = plan(&cfg(BASE), &cfg(&new)).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "`fib` changed; it takes effect only when the agent restarts",
+                "`metrics` changed; it takes effect only when the agent restarts",
+            ]
+        );
+        let off = format!("{BASE}metrics: {{ listen: none }}\n");
+        assert!(plan(&cfg(BASE), &cfg(&off)).is_err());
+    }
+
+    /// BASE's peers again, through a template: the same peers.
+    const TEMPLATED: &str = r#"
+asn: 64512
+router_id: 192.0.2.10
+originate:
+  - prefix: 10.244.1.0/24
+  - prefix: 10.244.9.0/24
+templates:
+  upstream:
+    import: [in]
+    export: [out]
+peers:
+  - address: 192.0.2.1
+    template: upstream
+    remote_as: 65001
+  - address: 192.0.2.2
+    template: upstream
+    remote_as: 65002
+  - address: 192.0.2.3
+    remote_as: 65003
+    import: [in]
+    export: [out]
+policies:
+  in: { default: accept }
+  out: { default: accept }
+"#;
+
+    #[test]
+    fn templates_leave_peers_whose_settings_did_not_change_alone() {
+        let inline = BASE.replace(
+            "peers:\n",
+            "peers:\n  - address: 192.0.2.3\n    remote_as: 65003\n    import: [in]\n    export: [out]\n",
+        );
+        let p = plan(&cfg(&inline), &cfg(TEMPLATED)).unwrap();
+        assert!(p.inputs.is_empty(), "{:?}", p.summary);
+        assert!(
+            plan(&cfg(TEMPLATED), &cfg(TEMPLATED))
+                .unwrap()
+                .inputs
+                .is_empty()
+        );
+
+        // A template edit reaches the peers that use it, and only them.
+        let edited = TEMPLATED.replace(
+            "    export: [out]\npeers:",
+            "    export: [out]\n    hold_time: 30\npeers:",
+        );
+        let p = plan(&cfg(TEMPLATED), &cfg(&edited)).unwrap();
+        assert_eq!(kinds(&p), ["UpdatePeer 192.0.2.1", "UpdatePeer 192.0.2.2"]);
     }
 }

@@ -2,8 +2,34 @@ use super::*;
 use bgp::fsm::RemoteAs;
 use bgp::policy::{Condition, Fallthrough, Verdict};
 use bgp::speaker::MaxPrefixAction;
-use bgp::types::Family;
+use bgp::types::{Community, Family};
 use std::time::Duration;
+
+/// The smallest valid file; tests add to it.
+const MINIMAL: &str = "asn: 64512\nrouter_id: 192.0.2.10\n";
+
+fn ok(extra: &str) -> Config {
+    parse(&format!("{MINIMAL}{extra}"), &Host::default())
+        .unwrap_or_else(|e| panic!("{extra}\n{e:#}"))
+}
+
+/// The whole error message for `MINIMAL` plus `extra`.
+fn problems(extra: &str) -> String {
+    match parse(&format!("{MINIMAL}{extra}"), &Host::default()) {
+        Ok(_) => panic!("accepted:\n{extra}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+fn assert_mentions(msg: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(msg.contains(e), "missing {e:?} in:\n{msg}");
+    }
+}
+
+fn prefixes(list: &[&str]) -> Vec<bgp::types::Prefix> {
+    list.iter().map(|p| p.parse().unwrap()).collect()
+}
 
 const FULL: &str = r#"
 node: node-a
@@ -97,6 +123,513 @@ fn unknown_keys_say_where() {
     let msg = format!("{e:#}");
     assert!(msg.contains("unknown field `remot_as`"), "{msg}");
     assert!(msg.contains("line 5"), "{msg}");
+}
+
+/// serde_yaml_ng names the path, the key, the keys it expected and the
+/// line; these pin that down for every section, old and new.
+#[test]
+fn unknown_keys_name_the_key_the_line_and_the_known_keys() {
+    for (extra, expected) in [
+        (
+            "pod_cidr: [10.244.1.0/24]\n",
+            &[
+                "unknown field `pod_cidr`",
+                "expected one of",
+                "`pod_cidrs`",
+                "`templates`",
+                "`fib`",
+                "`metrics`",
+                "at line 3 column 1",
+            ][..],
+        ),
+        (
+            "fib:\n  enabled: true\n  proto: 44\n",
+            &[
+                "fib: unknown field `proto`",
+                "`protocol`",
+                "`pod_cidr_route`",
+                "line 5",
+            ],
+        ),
+        (
+            "metrics:\n  address: 127.0.0.1:9180\n",
+            &[
+                "metrics: unknown field `address`",
+                "expected `listen`",
+                "line 4",
+            ],
+        ),
+        (
+            "templates:\n  tor:\n    remote_as: 65001\n    hold: 9\n",
+            &[
+                "templates.tor: unknown field `hold`",
+                "`hold_time`",
+                "`template`",
+                "line 6",
+            ],
+        ),
+        (
+            "dynamic_neighbors:\n  - range: 10.0.0.0/8\n    template: { remote_as: internal, pasive: true }\n",
+            &[
+                "dynamic_neighbors[0].template: unknown field `pasive`",
+                "`passive`",
+                "line 5",
+            ],
+        ),
+    ] {
+        assert_mentions(&problems(extra), expected);
+    }
+}
+
+/// A value of the wrong kind says what was expected, and where.
+#[test]
+fn wrong_kinds_of_value_say_what_was_expected_and_where() {
+    let msg = format!(
+        "{:#}",
+        parse("asn: [1]\nrouter_id: 192.0.2.1\n", &Host::default()).unwrap_err()
+    );
+    assert_mentions(
+        &msg,
+        &["asn: invalid type: sequence", "an AS number", "line 1"],
+    );
+    assert_mentions(
+        &problems("graceful_restart: { restart_time: -5 }\n"),
+        &[
+            "restart_time: invalid value: integer `-5`",
+            "a duration",
+            "line 3",
+        ],
+    );
+    assert_mentions(
+        &problems("metrics: { listen: true }\n"),
+        &[
+            "metrics.listen: invalid type: boolean `true`",
+            "or `none` / false",
+            "line 3",
+        ],
+    );
+    assert_mentions(
+        &problems("fib: { table: 1.5 }\n"),
+        &[
+            "fib.table: invalid type: floating point `1.5`",
+            "a number or a name",
+            "line 3",
+        ],
+    );
+}
+
+#[test]
+fn pod_cidrs_are_originated_and_kept_apart() {
+    let c = ok(r#"
+pod_cidrs: [10.244.1.0/24, fd00:10:244:1::/64]
+originate:
+  - prefix: 192.0.2.128/25
+  - prefix: 10.244.1.0/24
+    communities: ["64512:100"]
+"#);
+    assert_eq!(
+        c.pod_cidrs,
+        prefixes(&["10.244.1.0/24", "fd00:10:244:1::/64"])
+    );
+    let originated: Vec<String> = c.originate.iter().map(|r| r.prefix.to_string()).collect();
+    assert_eq!(
+        originated,
+        ["192.0.2.128/25", "10.244.1.0/24", "fd00:10:244:1::/64"]
+    );
+    // The explicit entry wins: it keeps its community.
+    assert_eq!(
+        c.originate[1].communities,
+        vec!["64512:100".parse::<Community>().unwrap()]
+    );
+    assert!(c.originate[2].communities.is_empty());
+}
+
+#[test]
+fn pod_cidr_problems() {
+    let msg = problems(
+        r#"
+pod_cidrs:
+  - 10.244.1.5/24
+  - 10.244.2.0/24
+  - 10.244.2.0/24
+  - 10.244.2.128/25
+  - 10.0.0.0/8
+  - fd00::/8
+  - fd00:10::/32
+  - 0.0.0.0/0
+  - pods
+"#,
+    );
+    assert_mentions(
+        &msg,
+        &[
+            "pod_cidrs[0]: invalid prefix \"10.244.1.5/24\": address has bits set beyond the /24 mask",
+            "pod_cidrs[2]: 10.244.2.0/24 is already pod_cidrs[1]",
+            "pod_cidrs[3]: 10.244.2.128/25 overlaps pod_cidrs[1] (10.244.2.0/24); a node's pod CIDRs are disjoint",
+            "pod_cidrs[4]: 10.0.0.0/8 overlaps pod_cidrs[1] (10.244.2.0/24)",
+            "pod_cidrs[6]: fd00:10::/32 overlaps pod_cidrs[5] (fd00::/8)",
+            "pod_cidrs[7]: 0.0.0.0/0 is every address",
+            "pod_cidrs[8]: invalid prefix \"pods\"",
+        ],
+    );
+    assert!(msg.starts_with("7 problems"), "{msg}");
+}
+
+#[test]
+fn an_originate_entry_is_given_once() {
+    assert_mentions(
+        &problems("originate:\n  - prefix: 10.244.1.0/24\n  - prefix: 10.244.1.0/24\n"),
+        &["originate[1].prefix: 10.244.1.0/24 is already originate[0]; one entry per prefix"],
+    );
+}
+
+#[test]
+fn fib_defaults() {
+    let c = ok("");
+    assert_eq!(c.fib, FibSettings::default());
+    assert_eq!(
+        c.fib,
+        FibSettings {
+            enabled: true,
+            protocol: 44,
+            table: 254,
+            pod_cidr_route: PodCidrRoute::Unreachable,
+            metric: 0,
+        }
+    );
+    assert_eq!(ok("fib: {}\n").fib, FibSettings::default());
+}
+
+#[test]
+fn fib_settings() {
+    let c = ok(
+        "fib: { enabled: false, protocol: 201, table: 100, pod_cidr_route: blackhole, metric: 20 }\n",
+    );
+    assert_eq!(
+        c.fib,
+        FibSettings {
+            enabled: false,
+            protocol: 201,
+            table: 100,
+            pod_cidr_route: PodCidrRoute::Blackhole,
+            metric: 20,
+        }
+    );
+    let c = ok("fib: { protocol: podroute, table: main, pod_cidr_route: none }\n");
+    assert_eq!((c.fib.protocol, c.fib.table), (44, 254));
+    assert_eq!(c.fib.pod_cidr_route, PodCidrRoute::None);
+    assert_eq!(
+        ok("fib: { protocol: 255, table: 4294967295 }\n").fib.table,
+        u32::MAX
+    );
+    assert_eq!(
+        ok("fib: { pod_cidr_route: unreachable }\n")
+            .fib
+            .pod_cidr_route,
+        PodCidrRoute::Unreachable
+    );
+}
+
+#[test]
+fn fib_protocols_others_use_are_refused_by_name() {
+    for (protocol, expected) in [
+        ("0", "fib.protocol: 0 means unspecified (`unspec`)"),
+        ("2", "2 is used by the kernel itself (`kernel`)"),
+        ("3", "3 is used by `ip route add` without `proto` (`boot`)"),
+        ("4", "4 is used by routes administrators add (`static`)"),
+        ("11", "11 is used by FRR's and Quagga's zebra (`zebra`)"),
+        ("12", "12 is used by BIRD (`bird`)"),
+        (
+            "186",
+            "186 is used by FRR's daemons (186 `bgp` to 198 `srte`)",
+        ),
+        ("198", "198 is used by FRR's daemons"),
+        ("256", "256: a route protocol is one byte, 1 to 255"),
+        ("bird", "`bird`: a number from 1 to 255, or `podroute` (44)"),
+    ] {
+        let msg = problems(&format!("fib: {{ protocol: {protocol} }}\n"));
+        assert_mentions(&msg, &[expected, "fib.protocol"]);
+    }
+    let msg = problems("fib: { protocol: 12 }\n");
+    assert_mentions(
+        &msg,
+        &[
+            "podroute would take those routes for its own",
+            "e.g. `podroute` (44)",
+        ],
+    );
+    assert_eq!(ok("fib: { protocol: 199 }\n").fib.protocol, 199);
+    assert_eq!(ok("fib: { protocol: 5 }\n").fib.protocol, 5);
+}
+
+#[test]
+fn fib_tables_the_kernel_keeps_are_refused() {
+    for (table, expected) in [
+        ("0", "fib.table: 0 is no table"),
+        ("253", "253 is the kernel's `default` table"),
+        ("default", "253 is the kernel's `default` table"),
+        ("255", "255 is the kernel's `local` table"),
+        ("local", "255 is the kernel's `local` table"),
+        (
+            "4294967296",
+            "4294967296: a table number is at most 4294967295",
+        ),
+        (
+            "pods",
+            "`pods`: `main`, or a table number from 1 to 4294967295",
+        ),
+    ] {
+        assert_mentions(
+            &problems(&format!("fib: {{ table: {table} }}\n")),
+            &[expected],
+        );
+    }
+    assert_mentions(
+        &problems("fib: { pod_cidr_route: drop }\n"),
+        &["fib.pod_cidr_route: `drop`: use `unreachable`, `blackhole` or `none`"],
+    );
+}
+
+#[test]
+fn metrics_listen() {
+    assert_eq!(ok("").metrics, Some(DEFAULT_METRICS_LISTEN));
+    assert_eq!(ok("").metrics, Some("127.0.0.1:9180".parse().unwrap()));
+    assert_eq!(
+        ok("metrics: { listen: \"0.0.0.0:9100\" }\n").metrics,
+        Some("0.0.0.0:9100".parse().unwrap())
+    );
+    assert_eq!(
+        ok("metrics: { listen: \"[::]:9180\" }\n").metrics,
+        Some("[::]:9180".parse().unwrap())
+    );
+    assert_eq!(ok("metrics: { listen: none }\n").metrics, None);
+    assert_eq!(ok("metrics: { listen: false }\n").metrics, None);
+    assert_eq!(ok("metrics: {}\n").metrics, Some(DEFAULT_METRICS_LISTEN));
+    assert_mentions(
+        &problems("metrics: { listen: 127.0.0.1 }\n"),
+        &["metrics.listen: `127.0.0.1` has no port: e.g. 127.0.0.1:9180"],
+    );
+    assert_mentions(
+        &problems("metrics: { listen: \"::1\" }\n"),
+        &["`::1` has no port: e.g. [::1]:9180"],
+    );
+    assert_mentions(
+        &problems("metrics: { listen: \"localhost:9180\" }\n"),
+        &["`localhost:9180` is not an address and port"],
+    );
+}
+
+const WITH_TEMPLATES: &str = r#"
+templates:
+  tor:
+    remote_as: 65001
+    kind: tor
+    hold_time: 9
+    password: rack-key
+    import: [any]
+    export: [any]
+  node:
+    remote_as: internal
+    kind: mesh
+peers:
+  - address: 192.0.2.1
+    template: tor
+  - address: 192.0.2.2
+    template: tor
+    hold_time: 30
+    description: second ToR
+    password_file: /nonexistent/podroute-test-key
+  - address: 192.0.2.3
+    remote_as: 65003
+dynamic_neighbors:
+  - range: 198.51.100.0/24
+    template: node
+  - range: 203.0.113.0/24
+    template: { template: node, passive: true }
+policies:
+  any: { default: accept }
+"#;
+
+#[test]
+fn peers_start_from_their_template() {
+    let msg = problems(WITH_TEMPLATES);
+    // The peer's own `password_file` replaced the template's `password`
+    // instead of clashing with it.
+    assert!(!msg.contains("not both"), "{msg}");
+    assert_mentions(
+        &msg,
+        &["peers[1] (192.0.2.2).password_file: cannot read /nonexistent/podroute-test-key"],
+    );
+    assert!(msg.starts_with("1 problem"), "{msg}");
+
+    let c = ok(&WITH_TEMPLATES.replace("    password_file: /nonexistent/podroute-test-key\n", ""));
+    let [a, b, plain] = &c.peers[..] else {
+        panic!("{:?}", c.peers)
+    };
+    assert_eq!(a.remote_as, RemoteAs::Exact(bgp::types::Asn::new(65001)));
+    assert_eq!(a.kind, bgp::speaker::PeerKind::Tor);
+    assert_eq!(a.hold_time.seconds(), 9);
+    assert_eq!(a.transport.password.as_deref(), Some("rack-key"));
+    assert_eq!(a.import.as_deref(), Some(&["any".to_string()][..]));
+    assert_eq!(b.hold_time.seconds(), 30);
+    assert_eq!(b.description.as_deref(), Some("second ToR"));
+    assert_eq!(b.transport.password.as_deref(), Some("rack-key"));
+    assert_eq!(plain.kind, bgp::speaker::PeerKind::Other);
+    assert_eq!(plain.transport.password, None);
+
+    let [named, inline] = &c.speaker.dynamic_neighbors[..] else {
+        panic!("{:?}", c.speaker.dynamic_neighbors)
+    };
+    assert_eq!(named.template.remote_as, RemoteAs::Internal);
+    assert_eq!(named.template.kind, bgp::speaker::PeerKind::Mesh);
+    assert!(!named.template.passive);
+    assert_eq!(inline.template.kind, bgp::speaker::PeerKind::Mesh);
+    assert!(inline.template.passive);
+}
+
+#[test]
+fn template_problems() {
+    let msg = problems(
+        r#"
+templates:
+  tor:
+    address: 192.0.2.1
+    hold_time: 2
+  nested:
+    template: tor
+    remote_as: 65001
+peers:
+  - address: 192.0.2.1
+    template: tor
+  - address: 192.0.2.2
+    template: tor
+    remote_as: 65001
+  - address: 192.0.2.3
+    template: to
+    remote_as: 65001
+dynamic_neighbors:
+  - range: 198.51.100.0/24
+    template: missing
+  - range: 203.0.113.0/24
+    template: { template: tor }
+"#,
+    );
+    assert_mentions(
+        &msg,
+        &[
+            "templates.tor.address: a template has no `address`",
+            "templates.nested.template: templates do not nest: copy what `tor` sets into `nested`",
+            // Found once, where it is written, however many peers use it.
+            "templates.tor.hold_time: hold time 2 s is not allowed",
+            "peers[0] (192.0.2.1): missing `remote_as`: the peer's AS number, or `internal` / `external` (template `tor` does not set it either)",
+            "peers[2] (192.0.2.3).template: template `to` is not defined under `templates` (defined: nested, tor)",
+            "dynamic_neighbors[0].template.template: template `missing` is not defined under `templates` (defined: nested, tor)",
+            "dynamic_neighbors[1].template: missing `remote_as`",
+        ],
+    );
+    assert_eq!(msg.matches("hold time 2 s").count(), 1, "{msg}");
+    assert!(msg.starts_with("7 problems"), "{msg}");
+    assert_mentions(
+        &problems("peers:\n  - address: 192.0.2.1\n    template: tor\n"),
+        &[
+            "peers[0] (192.0.2.1).template: template `tor` is not defined under `templates` (none are defined)",
+        ],
+    );
+}
+
+#[test]
+fn flags_override_the_file() {
+    let overrides = Overrides {
+        node_name: Some("node-z".into()),
+        router_id: Some("192.0.2.99".into()),
+        asn: Some("65099".into()),
+        pod_cidrs: Some(vec!["10.244.9.0/24".into(), "fd00:10:244:9::/64".into()]),
+        metrics_listen: Some("none".into()),
+        fib_protocol: Some("201".into()),
+        no_fib: true,
+        control_socket: Some("/tmp/podroute-flag.sock".into()),
+    };
+    let file = format!(
+        "{MINIMAL}node: node-a\npod_cidrs: [10.244.1.0/24]\nfib: {{ protocol: 45, table: 100 }}\n"
+    );
+    let c = parse_with(&file, &Host::default(), &overrides).unwrap();
+    assert_eq!(c.node.as_deref(), Some("node-z"));
+    assert_eq!(c.speaker.hostname.as_deref(), Some("node-z"));
+    assert_eq!(c.speaker.router_id.to_string(), "192.0.2.99");
+    assert_eq!(c.speaker.asn.get(), 65099);
+    assert_eq!(
+        c.pod_cidrs,
+        prefixes(&["10.244.9.0/24", "fd00:10:244:9::/64"])
+    );
+    assert_eq!(c.originate.len(), 2);
+    assert_eq!(c.metrics, None);
+    assert_eq!(
+        c.fib,
+        FibSettings {
+            enabled: false,
+            protocol: 201,
+            table: 100,
+            ..FibSettings::default()
+        }
+    );
+    assert_eq!(
+        c.control_socket,
+        std::path::Path::new("/tmp/podroute-flag.sock")
+    );
+
+    // No flags: the file as written.
+    let c = parse_with(&file, &Host::default(), &Overrides::default()).unwrap();
+    assert_eq!(c.pod_cidrs, prefixes(&["10.244.1.0/24"]));
+    assert_eq!((c.fib.protocol, c.fib.enabled), (45, true));
+    assert_eq!(c.metrics, Some(DEFAULT_METRICS_LISTEN));
+}
+
+#[test]
+fn a_bad_flag_is_reported_with_the_file_and_named() {
+    let overrides = Overrides {
+        router_id: Some("0.0.0.0".into()),
+        asn: Some("sixty".into()),
+        pod_cidrs: Some(vec!["10.244.1.0/24".into(), "10.244.1.1/24".into()]),
+        metrics_listen: Some("9180".into()),
+        fib_protocol: Some("bird".into()),
+        ..Overrides::default()
+    };
+    let e = parse_with(
+        "asn: 64512\nrouter_id: 192.0.2.1\nfib: { table: 255 }\n",
+        &Host::default(),
+        &overrides,
+    )
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    assert_mentions(
+        &msg,
+        &[
+            "6 problems",
+            "asn (from --asn): ",
+            "router_id (from --router-id): a BGP identifier must not be 0.0.0.0",
+            "pod_cidrs[1] (from --pod-cidr): invalid prefix \"10.244.1.1/24\"",
+            "metrics.listen (from --metrics-listen): `9180` is not an address and port",
+            "fib.protocol (from --fib-protocol): `bird`",
+            // From the file: no flag named.
+            "\n  fib.table: 255 is the kernel's `local` table",
+        ],
+    );
+}
+
+#[test]
+fn flags_complete_the_embedded_default() {
+    let host = Host {
+        ipv4: Some("192.0.2.7".parse().unwrap()),
+    };
+    let overrides = Overrides {
+        node_name: Some("node-a".into()),
+        pod_cidrs: Some(vec!["10.244.1.0/24".into()]),
+        ..Overrides::default()
+    };
+    let c = parse_with(EMBEDDED_DEFAULT, &host, &overrides).unwrap();
+    assert_eq!(c.node.as_deref(), Some("node-a"));
+    assert_eq!(c.pod_cidrs, prefixes(&["10.244.1.0/24"]));
+    assert_eq!(c.originate.len(), 1);
 }
 
 #[test]
@@ -204,4 +737,7 @@ fn the_embedded_default_is_valid_and_has_no_peers() {
         c.state_dir,
         std::path::Path::new(validate::DEFAULT_STATE_DIR)
     );
+    assert!(c.pod_cidrs.is_empty() && c.originate.is_empty());
+    assert_eq!(c.fib, FibSettings::default());
+    assert_eq!(c.metrics, Some(DEFAULT_METRICS_LISTEN));
 }

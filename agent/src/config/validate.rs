@@ -2,7 +2,8 @@
 //! reported with where it is and what would be accepted, all at once.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,16 +18,56 @@ use bgp::speaker::{
 };
 use bgp::types::{Asn, Community, Family, FamilySet, HoldTime, LargeCommunity, Prefix, RouterId};
 
+use super::overrides::Applied;
 use super::raw::*;
-use super::{Config, Listen};
+use super::templates::{self, PeerAt};
+use super::{
+    Config, DEFAULT_METRICS_LISTEN, FibSettings, Listen, MAIN_TABLE, PODROUTE_ROUTE_PROTOCOL,
+    PodCidrRoute,
+};
 
 /// Problems found, each with its place in the file.
 #[derive(Debug, Default)]
-pub(crate) struct Problems(pub(crate) Vec<String>);
+pub(crate) struct Problems(pub(crate) Vec<Problem>);
+
+/// One problem: where (`peers[0] (192.0.2.1).hold_time`) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    at: String,
+    what: String,
+}
+
+impl Problem {
+    /// Names the flag that set the key, if one did: the file is not where
+    /// to look then.
+    pub(crate) fn with_flag(&self, applied: &Applied) -> Problem {
+        match applied.flag_for(&self.at) {
+            Some(flag) => Problem {
+                at: format!("{} (from {flag})", self.at),
+                what: self.what.clone(),
+            },
+            None => self.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.what)
+    }
+}
 
 impl Problems {
+    /// Records a problem once: a template's bad setting is found again in
+    /// every peer that uses it.
     fn add(&mut self, at: &str, what: impl std::fmt::Display) {
-        self.0.push(format!("{at}: {what}"));
+        let problem = Problem {
+            at: at.to_string(),
+            what: what.to_string(),
+        };
+        if !self.0.contains(&problem) {
+            self.0.push(problem);
+        }
     }
 
     /// Keeps `Ok` values; records `Err`s.
@@ -35,6 +76,17 @@ impl Problems {
             Ok(v) => Some(v),
             Err(e) => {
                 self.add(at, e);
+                None
+            }
+        }
+    }
+
+    /// Keeps `Ok` values; records `Err`s that carry their own place.
+    fn take_at<T>(&mut self, r: Result<T, (String, String)>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err((at, what)) => {
+                self.add(&at, what);
                 None
             }
         }
@@ -124,11 +176,34 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
         .collect();
     let defined: Vec<&str> = raw.policies.keys().map(String::as_str).collect();
 
+    for (name, t) in &raw.templates {
+        let at = format!("templates.{name}");
+        if t.address.is_some() {
+            p.add(
+                &format!("{at}.address"),
+                "a template has no `address`: each peer that names it has its own",
+            );
+        }
+        if let Some(inner) = &t.template {
+            p.add(
+                &format!("{at}.template"),
+                format!("templates do not nest: copy what `{inner}` sets into `{name}`"),
+            );
+        }
+        // Checked on its own too, so that a mistake in a template no peer
+        // uses yet is found now. A peer may be the one to give `remote_as`.
+        let mut alone = t.clone();
+        alone
+            .remote_as
+            .get_or_insert_with(|| RawAsn::Text("internal".into()));
+        peer(&mut p, &PeerAt::entry(at), None, &alone, &defined);
+    }
+
     let mut peers = Vec::new();
     let mut seen = BTreeMap::new();
-    for (i, rp) in raw.peers.iter().enumerate() {
+    for (i, written) in raw.peers.iter().enumerate() {
         let at = format!("peers[{i}]");
-        let Some(address) = rp.address.as_deref() else {
+        let Some(address) = written.address.as_deref() else {
             p.add(&at, "missing `address`");
             continue;
         };
@@ -147,7 +222,10 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
                 format!("the same address as peers[{prev}]; one session per address"),
             );
         }
-        if let Some(pc) = peer(&mut p, &at, Some(addr), rp, &defined) {
+        let Some((rp, at)) = p.take_at(templates::resolve(at, written, &raw.templates)) else {
+            continue;
+        };
+        if let Some(pc) = peer(&mut p, &at, Some(addr), &rp, &defined) {
             peers.push(pc);
         }
     }
@@ -155,29 +233,44 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
     for (i, d) in raw.dynamic_neighbors.iter().enumerate() {
         let at = format!("dynamic_neighbors[{i}]");
         let range = p.take(&format!("{at}.range"), d.range.parse::<Prefix>());
-        if d.template.address.is_some() {
+        // `template: tor` is `template: {template: tor}`: nothing of its own.
+        let written = match &d.template {
+            RawDynamicTemplate::Named(name) => RawPeer {
+                template: Some(name.clone()),
+                ..RawPeer::default()
+            },
+            RawDynamicTemplate::Inline(rp) => (**rp).clone(),
+        };
+        if written.address.is_some() {
             p.add(
                 &format!("{at}.template"),
                 "a template has no `address`: it applies to any address in `range`",
             );
         }
-        let template = peer(
-            &mut p,
-            &format!("{at}.template"),
-            None,
-            &d.template,
-            &defined,
-        );
+        let template = p
+            .take_at(templates::resolve(
+                format!("{at}.template"),
+                &written,
+                &raw.templates,
+            ))
+            .and_then(|(rp, at)| peer(&mut p, &at, None, &rp, &defined));
         if let (Some(range), Some(template)) = (range, template) {
             dynamic.push(DynamicNeighbors { range, template });
         }
     }
     let mut originate = Vec::new();
+    let mut originated = BTreeMap::new();
     for (i, o) in raw.originate.iter().enumerate() {
         let at = format!("originate[{i}]");
         let Some(prefix) = p.take(&format!("{at}.prefix"), o.prefix.parse::<Prefix>()) else {
             continue;
         };
+        if let Some(prev) = originated.insert(prefix, i) {
+            p.add(
+                &format!("{at}.prefix"),
+                format!("{prefix} is already originate[{prev}]; one entry per prefix"),
+            );
+        }
         let mut r = LocalRoute::new(prefix);
         r.communities = list(&mut p, &format!("{at}.communities"), &o.communities, |s| {
             s.parse::<Community>()
@@ -191,6 +284,15 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
         r.med = o.med;
         originate.push(r);
     }
+    let pod_cidrs = pod_cidrs(&mut p, &raw.pod_cidrs);
+    for prefix in &pod_cidrs {
+        // An `originate` entry for the same prefix says how to advertise it.
+        if !originated.contains_key(prefix) {
+            originate.push(LocalRoute::new(*prefix));
+        }
+    }
+    let fib = fib(&mut p, raw.fib.as_ref());
+    let metrics = metrics(&mut p, raw.metrics.as_ref());
 
     let listen = Listen {
         port: raw.listen.as_ref().and_then(|l| l.port).unwrap_or(179),
@@ -235,29 +337,36 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
         speaker,
         peers,
         originate,
+        pod_cidrs,
+        fib,
+        metrics,
         listen,
-        control_socket: PathBuf::from(
-            raw.control_socket
-                .as_deref()
-                .unwrap_or(crate::control::DEFAULT_SOCKET),
-        ),
+        control_socket: raw
+            .control_socket
+            .unwrap_or_else(|| PathBuf::from(crate::control::DEFAULT_SOCKET)),
         state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR)),
     })
 }
 
 fn peer(
     p: &mut Problems,
-    at: &str,
+    at: &PeerAt,
     address: Option<IpAddr>,
     rp: &RawPeer,
     defined: &[&str],
 ) -> Option<PeerConfig> {
     let remote_as = match &rp.remote_as {
-        Some(r) => p.take(&format!("{at}.remote_as"), parse_remote_as(r))?,
+        Some(r) => p.take(&at.field("remote_as"), parse_remote_as(r))?,
         None => {
+            let also = at
+                .template_name()
+                .map(|t| format!(" (template `{t}` does not set it either)"))
+                .unwrap_or_default();
             p.add(
-                at,
-                "missing `remote_as`: the peer's AS number, or `internal` / `external`",
+                at.whole(),
+                format!(
+                    "missing `remote_as`: the peer's AS number, or `internal` / `external`{also}"
+                ),
             );
             return None;
         }
@@ -269,7 +378,7 @@ fn peer(
     c.description = rp.description.clone();
     if let Some(k) = &rp.kind {
         c.kind = p
-            .take(&format!("{at}.kind"), peer_kind(k))
+            .take(&at.field("kind"), peer_kind(k))
             .unwrap_or(PeerKind::Other);
     }
     c.passive = rp.passive.unwrap_or(false);
@@ -278,7 +387,7 @@ fn peer(
     }
     c.transport.local_address = rp.local_address.as_ref().and_then(|a| {
         p.take(
-            &format!("{at}.local_address"),
+            &at.field("local_address"),
             a.parse::<IpAddr>()
                 .map_err(|_| format!("`{a}` is not an IP address")),
         )
@@ -288,16 +397,19 @@ fn peer(
         && v6.is_unicast_link_local()
         && rp.interface.is_none()
     {
-        p.add(at, "a link-local peer needs `interface`, the link it is on");
+        p.add(
+            at.whole(),
+            "a link-local peer needs `interface`, the link it is on",
+        );
     }
     c.transport.password = match (&rp.password, &rp.password_file) {
         (Some(_), Some(_)) => {
-            p.add(at, "give `password` or `password_file`, not both");
+            p.add(at.whole(), "give `password` or `password_file`, not both");
             None
         }
         (Some(pw), None) => Some(pw.clone()),
         (None, Some(file)) => p.take(
-            &format!("{at}.password_file"),
+            &at.field("password_file"),
             std::fs::read_to_string(file)
                 .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
                 .map_err(|e| format!("cannot read {file}: {e}")),
@@ -309,56 +421,58 @@ fn peer(
         .as_ref()
         .is_some_and(|pw| pw.len() > 80)
     {
+        let key = if rp.password.is_some() {
+            "password"
+        } else {
+            "password_file"
+        };
         p.add(
-            at,
+            &at.field(key),
             "a TCP-MD5 password is at most 80 bytes (the kernel's limit)",
         );
     }
     c.transport.ttl_security = rp.ttl_security;
     if rp.ttl_security == Some(0) {
-        p.add(
-            &format!("{at}.ttl_security"),
-            "the peer is at least 1 hop away",
-        );
+        p.add(&at.field("ttl_security"), "the peer is at least 1 hop away");
     }
     if let Some(h) = rp.hold_time {
         c.hold_time = p
-            .take(&format!("{at}.hold_time"), HoldTime::new(h))
+            .take(&at.field("hold_time"), HoldTime::new(h))
             .unwrap_or(c.hold_time);
     }
     c.keepalive = rp.keepalive;
     if let Some(d) = rp
         .connect_retry
         .as_ref()
-        .and_then(|d| p.take(&format!("{at}.connect_retry"), duration(d)))
+        .and_then(|d| p.take(&at.field("connect_retry"), duration(d)))
     {
         c.connect_retry = d.max(Duration::from_secs(1));
     }
     c.delay_open = rp
         .delay_open
         .as_ref()
-        .and_then(|d| p.take(&format!("{at}.delay_open"), duration(d)))
+        .and_then(|d| p.take(&at.field("delay_open"), duration(d)))
         .filter(|d| !d.is_zero());
     if let Some(f) = &rp.families {
-        c.families = families(p, &format!("{at}.families"), f);
+        c.families = families(p, &at.field("families"), f);
     }
     if let Some(ap) = &rp.add_path {
-        c.add_path_receive = families(p, &format!("{at}.add_path.receive"), &ap.receive);
-        c.add_path_send = families(p, &format!("{at}.add_path.send"), &ap.send);
+        c.add_path_receive = families(p, &at.field("add_path.receive"), &ap.receive);
+        c.add_path_send = families(p, &at.field("add_path.send"), &ap.send);
     }
     c.extended_next_hop = rp.extended_next_hop.unwrap_or(false);
     c.route_reflector_client = rp.route_reflector_client.unwrap_or(false);
     c.next_hop_self = rp.next_hop_self.unwrap_or(false);
     c.next_hop_v4 = rp.next_hop_ipv4.as_ref().and_then(|a| {
         p.take(
-            &format!("{at}.next_hop_ipv4"),
+            &at.field("next_hop_ipv4"),
             a.parse::<Ipv4Addr>()
                 .map_err(|_| format!("`{a}` is not an IPv4 address")),
         )
     });
     c.next_hop_v6 = rp.next_hop_ipv6.as_ref().and_then(|a| {
         p.take(
-            &format!("{at}.next_hop_ipv6"),
+            &at.field("next_hop_ipv6"),
             a.parse::<Ipv6Addr>()
                 .map_err(|_| format!("`{a}` is not an IPv6 address")),
         )
@@ -372,7 +486,7 @@ fn peer(
                     format!("defined: {}", defined.join(", "))
                 };
                 p.add(
-                    &format!("{at}.{what}"),
+                    &at.field(what),
                     format!("policy `{name}` is not defined under `policies` ({known})"),
                 );
             }
@@ -387,13 +501,13 @@ fn peer(
                 let after = m
                     .restart_after
                     .as_ref()
-                    .and_then(|d| p.take(&format!("{at}.max_prefix.restart_after"), duration(d)))
+                    .and_then(|d| p.take(&at.field("max_prefix.restart_after"), duration(d)))
                     .unwrap_or(Duration::from_secs(60));
                 Some(MaxPrefixAction::Restart(after))
             }
             other => {
                 p.add(
-                    &format!("{at}.max_prefix.action"),
+                    &at.field("max_prefix.action"),
                     format!("`{other}`: use `warn` or `restart`"),
                 );
                 None
@@ -408,13 +522,182 @@ fn peer(
     if let Some(d) = rp
         .min_advertisement_interval
         .as_ref()
-        .and_then(|d| p.take(&format!("{at}.min_advertisement_interval"), duration(d)))
+        .and_then(|d| p.take(&at.field("min_advertisement_interval"), duration(d)))
     {
         c.min_advertisement_interval = d;
     }
     c.keep_received = rp.keep_received.unwrap_or(false);
     c.graceful_restart = rp.graceful_restart.unwrap_or(true);
     Some(c)
+}
+
+/// This node's pod CIDRs: each a network (no host bits), none twice, none
+/// inside another, since the FIB installs a route for each.
+fn pod_cidrs(p: &mut Problems, written: &[String]) -> Vec<Prefix> {
+    let mut cidrs: Vec<(usize, Prefix)> = Vec::new();
+    for (i, s) in written.iter().enumerate() {
+        let at = format!("pod_cidrs[{i}]");
+        let Some(prefix) = p.take(&at, s.trim().parse::<Prefix>()) else {
+            continue;
+        };
+        if prefix.len() == 0 {
+            p.add(
+                &at,
+                format!(
+                    "{prefix} is every address; a pod CIDR is this node's block, e.g. 10.244.1.0/24"
+                ),
+            );
+            continue;
+        }
+        match cidrs.iter().find(|(_, q)| overlap(q, &prefix)) {
+            Some((j, q)) if *q == prefix => {
+                p.add(&at, format!("{prefix} is already pod_cidrs[{j}]"))
+            }
+            Some((j, q)) => p.add(
+                &at,
+                format!("{prefix} overlaps pod_cidrs[{j}] ({q}); a node's pod CIDRs are disjoint"),
+            ),
+            None => cidrs.push((i, prefix)),
+        }
+    }
+    cidrs.into_iter().map(|(_, prefix)| prefix).collect()
+}
+
+fn overlap(a: &Prefix, b: &Prefix) -> bool {
+    match (a, b) {
+        (Prefix::V4(a), Prefix::V4(b)) => a.overlaps(b),
+        (Prefix::V6(a), Prefix::V6(b)) => a.overlaps(b),
+        _ => false,
+    }
+}
+
+fn fib(p: &mut Problems, raw: Option<&RawFib>) -> FibSettings {
+    let mut f = FibSettings::default();
+    let Some(raw) = raw else {
+        return f;
+    };
+    if let Some(enabled) = raw.enabled {
+        f.enabled = enabled;
+    }
+    if let Some(n) = raw
+        .protocol
+        .as_ref()
+        .and_then(|v| p.take("fib.protocol", route_protocol(v)))
+    {
+        f.protocol = n;
+    }
+    if let Some(n) = raw
+        .table
+        .as_ref()
+        .and_then(|v| p.take("fib.table", route_table(v)))
+    {
+        f.table = n;
+    }
+    match raw.pod_cidr_route.as_deref() {
+        None => {}
+        Some("unreachable") => f.pod_cidr_route = PodCidrRoute::Unreachable,
+        Some("blackhole") => f.pod_cidr_route = PodCidrRoute::Blackhole,
+        Some("none") => f.pod_cidr_route = PodCidrRoute::None,
+        Some(other) => p.add(
+            "fib.pod_cidr_route",
+            format!("`{other}`: use `unreachable`, `blackhole` or `none`"),
+        ),
+    }
+    if let Some(m) = raw.metric {
+        f.metric = m;
+    }
+    f
+}
+
+/// Route protocol numbers others own, from the kernel's `rtnetlink.h` and
+/// FRR's `rt_netlink.h`. We reconcile every route carrying our number as
+/// ours, so sharing one would delete or rewrite the other daemon's routes.
+const ROUTE_PROTOCOLS_IN_USE: &[(u8, u8, &str)] = &[
+    (1, 1, "ICMP redirects (`redirect`)"),
+    (2, 2, "the kernel itself (`kernel`)"),
+    (3, 3, "`ip route add` without `proto` (`boot`)"),
+    (4, 4, "routes administrators add (`static`)"),
+    (8, 8, "gated (`gated`)"),
+    (9, 9, "router advertisements (`ra`)"),
+    (10, 10, "the MRT daemon (`mrt`)"),
+    (11, 11, "FRR's and Quagga's zebra (`zebra`)"),
+    (12, 12, "BIRD (`bird`)"),
+    (13, 13, "DECnet routing (`dnrouted`)"),
+    (14, 14, "XORP (`xorp`)"),
+    (15, 15, "Netsukuku (`ntk`)"),
+    (16, 16, "DHCP clients (`dhcp`)"),
+    (17, 17, "mrouted (`mrouted`)"),
+    (18, 18, "keepalived (`keepalived`)"),
+    (42, 42, "babeld (`babel`)"),
+    (99, 99, "Open/R (`openr`)"),
+    (186, 198, "FRR's daemons (186 `bgp` to 198 `srte`)"),
+];
+
+/// `44`, `podroute`, or a number as text (from `--fib-protocol`).
+fn route_protocol(v: &RawNumberOrName) -> Result<u8, String> {
+    let n = match v {
+        RawNumberOrName::Name(t) if t == "podroute" => return Ok(PODROUTE_ROUTE_PROTOCOL),
+        RawNumberOrName::Number(n) => *n,
+        RawNumberOrName::Name(t) => t.parse::<u64>().map_err(|_| {
+            format!("`{t}`: a number from 1 to 255, or `podroute` ({PODROUTE_ROUTE_PROTOCOL})")
+        })?,
+    };
+    let n = match u8::try_from(n) {
+        Ok(0) => return Err("0 means unspecified (`unspec`): a route protocol is 1 to 255".into()),
+        Ok(n) => n,
+        Err(_) => return Err(format!("{n}: a route protocol is one byte, 1 to 255")),
+    };
+    match ROUTE_PROTOCOLS_IN_USE
+        .iter()
+        .find(|(low, high, _)| (*low..=*high).contains(&n))
+    {
+        Some((_, _, who)) => Err(format!(
+            "{n} is used by {who}; podroute would take those routes for its own. Use a free number, e.g. `podroute` ({PODROUTE_ROUTE_PROTOCOL})"
+        )),
+        None => Ok(n),
+    }
+}
+
+/// `main`, or a table number other than the kernel's reserved ones.
+fn route_table(v: &RawNumberOrName) -> Result<u32, String> {
+    let n = match v {
+        RawNumberOrName::Name(t) if t == "main" => return Ok(MAIN_TABLE),
+        RawNumberOrName::Name(t) if t == "local" => 255,
+        RawNumberOrName::Name(t) if t == "default" => 253,
+        RawNumberOrName::Number(n) => *n,
+        RawNumberOrName::Name(t) => t
+            .parse::<u64>()
+            .map_err(|_| format!("`{t}`: `main`, or a table number from 1 to 4294967295"))?,
+    };
+    match n {
+        0 => Err("0 is no table (`unspec`): use `main` or a number from 1 to 4294967295".into()),
+        253 => Err("253 is the kernel's `default` table, consulted after `main` by the last rule; use `main` or a table of your own".into()),
+        255 => Err("255 is the kernel's `local` table (local and broadcast addresses, managed by the kernel); use `main` or a table of your own".into()),
+        n => u32::try_from(n)
+            .map_err(|_| format!("{n}: a table number is at most 4294967295")),
+    }
+}
+
+fn metrics(p: &mut Problems, raw: Option<&RawMetrics>) -> Option<SocketAddr> {
+    match raw.and_then(|m| m.listen.as_ref()) {
+        None => Some(DEFAULT_METRICS_LISTEN),
+        Some(RawListenOrOff::Off) => None,
+        Some(RawListenOrOff::Text(t)) if t == "none" || t == "false" => None,
+        Some(RawListenOrOff::Text(t)) => p.take("metrics.listen", socket_address(t)),
+    }
+}
+
+fn socket_address(t: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = t.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    Err(match t.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => format!("`{t}` has no port: e.g. {a}:9180"),
+        Ok(IpAddr::V6(a)) => format!("`{t}` has no port: e.g. [{a}]:9180"),
+        Err(_) => {
+            format!("`{t}` is not an address and port: e.g. 127.0.0.1:9180 or [::]:9180; or `none`")
+        }
+    })
 }
 
 fn policy(p: &mut Problems, name: &str, rp: &RawPolicy) -> Option<Policy> {

@@ -246,7 +246,10 @@ mod tests {
                 routes: vec![RouteEntry {
                     prefix: "10.244.0.0/24".into(),
                     paths: vec![path],
-                    fib: None,
+                    fib: Some("not-installed".into()),
+                    fib_reason: Some(
+                        "next hop 203.0.113.9 is not on a directly connected subnet".into(),
+                    ),
                 }],
             },
             ResponseBody::Rib {

@@ -36,6 +36,8 @@ pub enum Query {
         direction: RibDirection,
         address: IpAddr,
     },
+    /// The kernel FIB: desired routes against the kernel's routes of ours.
+    Fib,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +62,34 @@ pub enum ResponseBody {
     Neighbor(Box<NeighborDetail>),
     Routes { routes: Vec<RouteEntry> },
     Rib { entries: Vec<RibEntry> },
+    Fib(Box<FibView>),
     Error { message: String },
+}
+
+/// `show fib`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FibView {
+    /// The rtnetlink protocol number our routes carry.
+    pub protocol: u8,
+    pub table: u32,
+    /// The speaker's table is complete; routes of ours it does not want
+    /// have been removed (until then they are kept: graceful restart).
+    pub synced: bool,
+    pub routes: Vec<FibRoute>,
+    /// Counters: desired, installed, operations, batches, resyncs...
+    pub stats: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibRoute {
+    pub prefix: String,
+    /// What podroute wants in the kernel (`None`: nothing).
+    pub desired: Option<String>,
+    /// What the kernel has, with our protocol (`None`: nothing).
+    pub kernel: Option<String>,
+    /// installed, pending, not-installed, kept.
+    pub state: Option<String>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,9 +190,13 @@ pub struct RouteEntry {
     pub prefix: String,
     /// The best path first; all paths with `all`.
     pub paths: Vec<PathEntry>,
-    /// Kernel FIB state: "installed", "pending", "not installed: ...".
-    /// `None` until the agent programs the kernel.
+    /// Kernel FIB state: installed, pending, not-installed, kept; `None`
+    /// when the agent does not program the kernel (or for a prefix it does
+    /// not install, such as an originated one that is not a pod CIDR).
     pub fib: Option<String>,
+    /// Why it is not (fully) installed.
+    #[serde(default)]
+    pub fib_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,6 @@
 pub(crate) mod logging;
 mod restart_marker;
 
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -17,24 +16,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::net::{Driver, DriverParts};
 
-/// Where the configuration comes from; SIGHUP reads it again.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    File(PathBuf),
-    Embedded,
-}
-
-impl Source {
-    pub(crate) fn load(&self) -> anyhow::Result<Config> {
-        match self {
-            Source::File(p) => config::load(p),
-            Source::Embedded => config::embedded_default(),
-        }
-    }
-}
+/// Where the configuration comes from (file and flags); SIGHUP reads it
+/// again, flags included.
+pub(crate) use crate::config::Source;
 
 /// Runs the agent until a stop signal.
 pub(crate) fn run(source: Source, config: Config) -> anyhow::Result<()> {
@@ -71,6 +58,32 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
             "the previous run stopped longer ago than its graceful-restart time; peers have dropped our routes, starting cold"
         ),
     }
+    let fib = if config.fib.enabled {
+        let marking = crate::fib::Marking::from(&config.fib);
+        let (handle, start) = crate::fib::spawn(marking, shutdown.clone()).context(
+            "cannot program the kernel's routing table (podroute needs root or CAP_NET_ADMIN; `fib.enabled: false` or --no-fib runs BGP only)",
+        )?;
+        info!(
+            protocol = marking.protocol,
+            table = marking.table,
+            "installing routes in the kernel"
+        );
+        if start.kept_routes > 0 {
+            // The kernel kept our routes: forwarding went on while we were
+            // down (SIGTERM, or a crash or SIGKILL that left no marker), so
+            // this is a graceful restart whatever the marker says (RFC 4724
+            // §4.1: F bit, selection deferral).
+            info!(
+                routes = start.kept_routes,
+                "routes of ours from the previous run are in the kernel: kept until the routing table is complete"
+            );
+            config.speaker.graceful_restart.restarting = true;
+        }
+        Some(handle)
+    } else {
+        info!("kernel route installation is off: BGP only");
+        None
+    };
     let restart_time = config.speaker.graceful_restart.restart_time;
     let state_dir = config.state_dir.clone();
     let socket = config.control_socket.clone();
@@ -90,10 +103,22 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
 
     let (control_tx, control_rx) = mpsc::channel(64);
     let (reload_tx, reload_rx) = mpsc::channel(4);
+    // metrics: bound before the driver starts sessions, so a taken port
+    // stops the agent at once.
+    let (metrics_tx, metrics_rx) = mpsc::channel(8);
+    let metrics_server = match config.metrics {
+        Some(addr) => Some(crate::metrics::bind(addr).await?),
+        None => {
+            info!("metrics endpoint turned off (metrics.listen: none)");
+            None
+        }
+    };
     let driver = Driver::new(DriverParts {
         config,
         control: control_rx,
+        metrics: metrics_rx,
         reload: reload_rx,
+        fib,
         shutdown: shutdown.clone(),
     })
     .await?;
@@ -104,6 +129,8 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
         tokio::spawn(async move { crate::control::server::serve(&socket, control_tx, token).await })
     };
     let driver = tokio::spawn(driver.run());
+    // metrics: serves until shutdown; a failed connection is only logged.
+    let metrics_server = metrics_server.map(|m| tokio::spawn(m.run(metrics_tx, shutdown.clone())));
 
     let signals = {
         let shutdown = shutdown.clone();
@@ -145,6 +172,9 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
     }
     let stopped = driver.await.context("the BGP driver task failed")?;
     let _ = server.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     stopped?;
     if restart_time > 0 {
         match restart_marker::leave(&state_dir, SystemTime::now(), restart_time) {

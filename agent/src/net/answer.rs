@@ -1,5 +1,6 @@
 //! Answers to `podroute show ...`, from the speaker's state.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -10,14 +11,20 @@ use bgp::wire::NextHop;
 
 use crate::config::Config;
 use crate::control::protocol::{
-    FamilyCounts, NeighborDetail, NeighborSummary, PathEntry, Query, ResponseBody, RibDirection,
-    RibEntry, RouteEntry, Status,
+    FamilyCounts, FibRoute, FibView, NeighborDetail, NeighborSummary, PathEntry, Query,
+    ResponseBody, RibDirection, RibEntry, RouteEntry, Status,
 };
+use crate::fib::{FibReport, FibState};
+
+/// The FIB state of each prefix, as the FIB last reported it; `None` when
+/// the agent does not program the kernel.
+pub(crate) type FibStates = HashMap<Prefix, FibState>;
 
 pub(crate) fn answer(
     speaker: &Speaker,
     config: &Config,
     started: Instant,
+    fib: Option<&FibStates>,
     query: Query,
 ) -> ResponseBody {
     let now = Instant::now();
@@ -30,12 +37,47 @@ pub(crate) fn answer(
             Some(p) => ResponseBody::Neighbor(Box::new(detail(&p, now))),
             None => not_a_neighbor(speaker, address),
         },
-        Query::Routes { all, prefix } => routes(speaker, all, prefix.as_deref(), now),
+        Query::Routes { all, prefix } => routes(speaker, fib, all, prefix.as_deref(), now),
         Query::Rib { direction, address } => match speaker.peer(address) {
             None => not_a_neighbor(speaker, address),
             Some(p) => rib(&p, direction),
         },
+        // The driver hands this one to the FIB.
+        Query::Fib => ResponseBody::Error {
+            message: "internal: the FIB answers `show fib`".into(),
+        },
     }
+}
+
+/// `show fib`, from the FIB's report.
+pub(crate) fn fib(r: FibReport) -> ResponseBody {
+    let routes = r
+        .entries
+        .into_iter()
+        .map(|e| {
+            let (state, reason) = match &e.state {
+                Some(s) => {
+                    let (word, why) = s.describe();
+                    (Some(word.to_string()), why.map(str::to_string))
+                }
+                None => (None, None),
+            };
+            FibRoute {
+                prefix: e.prefix.to_string(),
+                desired: e.desired.map(|t| t.to_string()),
+                kernel: e.kernel.map(|t| t.to_string()),
+                state,
+                reason,
+            }
+        })
+        .collect();
+    ResponseBody::Fib(Box::new(FibView {
+        protocol: r.protocol,
+        table: r.table,
+        synced: r.synced,
+        routes,
+        stats: serde_json::to_value(&r.stats).unwrap_or_default(),
+    }))
 }
 
 fn not_a_neighbor(speaker: &Speaker, address: IpAddr) -> ResponseBody {
@@ -230,7 +272,13 @@ fn path_entry(speaker: &Speaker, p: &Path, best: bool, now: Instant) -> PathEntr
     }
 }
 
-fn routes(speaker: &Speaker, all: bool, prefix: Option<&str>, now: Instant) -> ResponseBody {
+fn routes(
+    speaker: &Speaker,
+    fib: Option<&FibStates>,
+    all: bool,
+    prefix: Option<&str>,
+    now: Instant,
+) -> ResponseBody {
     // A prefix, or an address: then the longest prefix holding it, like
     // `show ip bgp 10.244.2.5`. Either way every path is shown, as vtysh does.
     let filter = match prefix {
@@ -279,14 +327,37 @@ fn routes(speaker: &Speaker, all: bool, prefix: Option<&str>, now: Instant) -> R
                         .map(|p| path_entry(speaker, p, false, now)),
                 );
             }
+            let (state, reason) = fib_state(fib, prefix, best);
             Some(RouteEntry {
                 prefix: prefix.to_string(),
                 paths,
-                fib: None,
+                fib: state,
+                fib_reason: reason,
             })
         })
         .collect();
     ResponseBody::Routes { routes }
+}
+
+/// A best path's FIB state. Learned routes the FIB has not reported yet
+/// are pending; local ones it does not install (originated prefixes that
+/// are not pod CIDRs) have none.
+fn fib_state(
+    fib: Option<&FibStates>,
+    prefix: &Prefix,
+    best: &Path,
+) -> (Option<String>, Option<String>) {
+    let Some(states) = fib else {
+        return (None, None);
+    };
+    match states.get(prefix) {
+        Some(s) => {
+            let (word, why) = s.describe();
+            (Some(word.to_string()), why.map(str::to_string))
+        }
+        None if matches!(best.source, Source::Local) => (None, None),
+        None => (Some("pending".to_string()), None),
+    }
 }
 
 fn rib(p: &PeerView<'_>, direction: RibDirection) -> ResponseBody {
@@ -355,23 +426,23 @@ mod tests {
         };
         let t = Instant::now();
         assert_eq!(
-            prefixes(answer(&s, &c, t, q("10.244.1.0/24"))),
+            prefixes(answer(&s, &c, t, None, q("10.244.1.0/24"))),
             ["10.244.1.0/24"]
         );
         assert_eq!(
-            prefixes(answer(&s, &c, t, q("10.244.1.77"))),
+            prefixes(answer(&s, &c, t, None, q("10.244.1.77"))),
             ["10.244.1.0/24"]
         );
         assert_eq!(
-            prefixes(answer(&s, &c, t, q("10.244.9.1"))),
+            prefixes(answer(&s, &c, t, None, q("10.244.9.1"))),
             ["10.244.0.0/16"]
         );
         assert_eq!(
-            prefixes(answer(&s, &c, t, q("fd00:10:244:1::5"))),
+            prefixes(answer(&s, &c, t, None, q("fd00:10:244:1::5"))),
             ["fd00:10:244:1::/64"]
         );
-        assert!(prefixes(answer(&s, &c, t, q("10.245.0.1"))).is_empty());
-        match answer(&s, &c, t, q("10.244.1.0/33")) {
+        assert!(prefixes(answer(&s, &c, t, None, q("10.245.0.1"))).is_empty());
+        match answer(&s, &c, t, None, q("10.244.1.0/33")) {
             ResponseBody::Error { message } => {
                 assert!(message.contains("or an address"), "{message}")
             }

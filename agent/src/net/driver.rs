@@ -42,8 +42,12 @@ pub(crate) type ControlRequest = (Query, oneshot::Sender<ResponseBody>);
 pub(crate) struct DriverParts {
     pub(crate) config: Config,
     pub(crate) control: mpsc::Receiver<ControlRequest>,
+    /// Requests from the metrics server.
+    pub(crate) metrics: mpsc::Receiver<crate::metrics::Request>,
     /// A re-read configuration file (SIGHUP).
     pub(crate) reload: mpsc::Receiver<Config>,
+    /// The kernel FIB, unless `fib.enabled` is off.
+    pub(crate) fib: Option<crate::fib::Handle>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -70,6 +74,20 @@ pub(crate) struct Driver {
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     next_inbound: u64,
+    // metrics: requests from the metrics server, and what the driver saw
+    // that the speaker does not keep (its `fib` field is the FIB's counters).
+    metrics_rx: mpsc::Receiver<crate::metrics::Request>,
+    metrics: crate::metrics::Recorder,
+    fib: Option<FibLink>,
+}
+
+/// The driver's side of the FIB: where best paths go, and the FIB state of
+/// every prefix as last reported (for `show routes`).
+#[derive(Debug)]
+struct FibLink {
+    commands: mpsc::UnboundedSender<crate::fib::Command>,
+    updates: mpsc::UnboundedReceiver<crate::fib::Update>,
+    states: HashMap<Prefix, crate::fib::FibState>,
 }
 
 impl Driver {
@@ -78,7 +96,9 @@ impl Driver {
         let DriverParts {
             config,
             control,
+            metrics: metrics_rx,
             reload,
+            fib,
             shutdown,
         } = parts;
         let now = Instant::now();
@@ -124,6 +144,13 @@ impl Driver {
             shutdown,
             tasks: JoinSet::new(),
             next_inbound: 0,
+            metrics_rx,
+            metrics: crate::metrics::Recorder::new(now, fib.is_some()),
+            fib: fib.map(|h| FibLink {
+                commands: h.commands,
+                updates: h.updates,
+                states: HashMap::new(),
+            }),
         };
         d.install_md5_keys(&BTreeMap::new());
         Ok(d)
@@ -185,6 +212,7 @@ impl Driver {
         for route in self.config.originate.clone() {
             self.feed(Input::Originate(route));
         }
+        self.send_local_routes();
         // Lets the speaker report a cold start's (empty) initial table now.
         let outs = self.speaker.handle_timeout(Instant::now());
         self.apply(outs);
@@ -197,12 +225,12 @@ impl Driver {
             tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => break,
+                // metrics: ahead of the network so that /healthz measures
+                // whether the loop turns, not whether it is idle.
+                Some(req) = self.metrics_rx.recv() => req.answer(&self.speaker, &self.metrics),
                 Some(ev) = self.events.recv() => self.net_event(ev),
-                Some((query, reply)) = self.control.recv() => {
-                    let mut answer = super::answer::answer(&self.speaker, &self.config, self.started, query);
-                    self.add_transport_hints(&mut answer);
-                    let _ = reply.send(answer);
-                }
+                Some((query, reply)) = self.control.recv() => self.control_query(query, reply),
+                Some(update) = recv_fib(&mut self.fib) => self.fib_update(update),
                 Some(new) = self.reload.recv() => self.reload(new),
                 _ = sleep_until(deadline) => {
                     let outs = self.speaker.handle_timeout(Instant::now());
@@ -253,6 +281,9 @@ impl Driver {
                 for input in plan.inputs {
                     self.feed(input);
                 }
+                if old.pod_cidrs != self.config.pod_cidrs {
+                    self.send_local_routes();
+                }
             }
         }
     }
@@ -269,6 +300,93 @@ impl Driver {
             .iter()
             .find(|d| d.range.contains_addr(remote))
             .map(|d| d.template.transport.clone())
+    }
+
+    fn control_query(&mut self, query: Query, reply: oneshot::Sender<ResponseBody>) {
+        if matches!(query, Query::Fib) {
+            // The FIB thread answers this one itself.
+            match &self.fib {
+                Some(f) => {
+                    let (tx, rx) = oneshot::channel();
+                    let _ = f.commands.send(crate::fib::Command::Show(tx));
+                    tokio::spawn(async move {
+                        let body = match rx.await {
+                            Ok(r) => super::answer::fib(r),
+                            Err(_) => ResponseBody::Error {
+                                message: "the FIB task is not running; see the agent's log".into(),
+                            },
+                        };
+                        let _ = reply.send(body);
+                    });
+                }
+                None => {
+                    let _ = reply.send(ResponseBody::Error {
+                        message:
+                            "kernel route installation is off (`fib.enabled: false` or --no-fib)"
+                                .into(),
+                    });
+                }
+            }
+            return;
+        }
+        let fib_states = self.fib.as_ref().map(|f| &f.states);
+        let mut answer =
+            super::answer::answer(&self.speaker, &self.config, self.started, fib_states, query);
+        self.add_transport_hints(&mut answer);
+        let _ = reply.send(answer);
+    }
+
+    /// A best-path change, with next hops as the FIB resolves them.
+    fn to_fib(&self, r: bgp::speaker::RouteUpdate) {
+        let Some(f) = &self.fib else { return };
+        let hops = r
+            .next_hops
+            .iter()
+            .map(|h| crate::fib::NextHopSpec {
+                address: h.address,
+                link_local: h.link_local,
+                peer: h.peer,
+                peer_interface: self
+                    .speaker
+                    .peer(h.peer)
+                    .and_then(|p| p.config().transport.interface.clone()),
+            })
+            .collect();
+        let _ = f
+            .commands
+            .send(crate::fib::Command::Learned(r.prefix, hops));
+    }
+
+    /// Our own pod blocks: unreachable (or blackhole) routes for them.
+    fn send_local_routes(&self) {
+        let Some(f) = &self.fib else { return };
+        let target = match self.config.fib.pod_cidr_route {
+            crate::config::PodCidrRoute::Unreachable => Some(crate::fib::Target::Unreachable),
+            crate::config::PodCidrRoute::Blackhole => Some(crate::fib::Target::Blackhole),
+            crate::config::PodCidrRoute::None => None,
+        };
+        let local = target
+            .map(|t| {
+                self.config
+                    .pod_cidrs
+                    .iter()
+                    .map(|p| (*p, t.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = f.commands.send(crate::fib::Command::Local(local));
+    }
+
+    fn fib_update(&mut self, update: crate::fib::Update) {
+        if let Some(f) = &mut self.fib {
+            for (p, s) in update.states {
+                match s {
+                    Some(s) => f.states.insert(p, s),
+                    None => f.states.remove(&p),
+                };
+            }
+        }
+        self.metrics.fib = update.stats;
     }
 
     /// A neighbor with no error of its own to show gets the transport's
@@ -381,6 +499,7 @@ impl Driver {
 
     fn apply(&mut self, outs: Vec<Output>) {
         for o in outs {
+            self.metrics.observe(&o);
             match o {
                 Output::Connect {
                     conn,
@@ -418,6 +537,7 @@ impl Driver {
                 }
                 Output::Route(r) => {
                     debug!(prefix = %r.prefix, next_hops = r.next_hops.len(), "best path changed");
+                    self.to_fib(r);
                 }
                 Output::Event(e) => {
                     if matches!(e.kind, PeerEventKind::Established) {
@@ -425,7 +545,12 @@ impl Driver {
                     }
                     log_event(&e)
                 }
-                Output::InitialSyncDone => info!("initial routing table complete"),
+                Output::InitialSyncDone => {
+                    info!("initial routing table complete");
+                    if let Some(f) = &self.fib {
+                        let _ = f.commands.send(crate::fib::Command::Synced);
+                    }
+                }
             }
         }
     }
@@ -444,6 +569,14 @@ fn md5_keys(config: &Config) -> BTreeMap<Prefix, String> {
         .iter()
         .filter_map(|d| Some((d.range, d.template.transport.password.clone()?)));
     peers.chain(ranges).collect()
+}
+
+/// The FIB's next update; never, without a FIB.
+async fn recv_fib(fib: &mut Option<FibLink>) -> Option<crate::fib::Update> {
+    match fib {
+        Some(f) => f.updates.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

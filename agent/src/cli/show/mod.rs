@@ -21,6 +21,7 @@ use crate::control::{DEFAULT_SOCKET, client};
 EXAMPLES:
     podroute show neighbors
     podroute show routes --all 10.244.2.0/24
+    podroute show fib
     podroute show rib in 10.0.0.2 -o json | jq '.entries | length'
 
 The control socket is root-only: run with sudo. Exit status: 0 when the
@@ -67,6 +68,8 @@ enum ShowCommand {
     /// A neighbor's Adj-RIB-In or Adj-RIB-Out.
     #[command(subcommand)]
     Rib(RibCommand),
+    /// Kernel routes: what podroute wants against what the kernel has, and why anything is not installed.
+    Fib,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +90,7 @@ impl ShowCommand {
     fn query(self) -> Query {
         match self {
             ShowCommand::Status => Query::Status,
+            ShowCommand::Fib => Query::Fib,
             ShowCommand::Neighbors => Query::Neighbors,
             ShowCommand::Neighbor { address } => Query::Neighbor { address },
             ShowCommand::Routes { all, prefix } => Query::Routes { all, prefix },
@@ -131,6 +135,7 @@ fn check_kind(query: &Query, body: &ResponseBody) -> anyhow::Result<()> {
             | (Query::Neighbor { .. }, ResponseBody::Neighbor(_))
             | (Query::Routes { .. }, ResponseBody::Routes { .. })
             | (Query::Rib { .. }, ResponseBody::Rib { .. })
+            | (Query::Fib, ResponseBody::Fib(_))
     );
     if !ok {
         let name = |v: serde_json::Value, tag: &str| {

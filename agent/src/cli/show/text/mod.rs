@@ -2,6 +2,7 @@
 //! `vtysh`: tables with a header line and widths from the content, blocks
 //! of aligned labels for one object, ages as `00:05:12` or `1d02h03m`.
 
+mod fib;
 mod neighbor;
 mod neighbors;
 mod rib;
@@ -29,6 +30,7 @@ pub(super) fn print(
 ) -> anyhow::Result<()> {
     match (query, body) {
         (_, ResponseBody::Status(s)) => status::print(out, s),
+        (_, ResponseBody::Fib(f)) => fib::print(out, f),
         (_, ResponseBody::Neighbors { neighbors }) => neighbors::print(out, neighbors),
         (_, ResponseBody::Neighbor(n)) => neighbor::print(out, n),
         (Query::Routes { prefix, .. }, ResponseBody::Routes { routes }) => {

@@ -97,6 +97,9 @@ fn table(out: &mut impl Write, routes: &[RouteEntry]) -> anyhow::Result<()> {
             cells.push(path_column(&p.as_path, &p.origin));
             t.row(cells);
         }
+        if let Some(why) = &r.fib_reason {
+            t.note(format!("   note: {why}"));
+        }
     }
 
     outln!(
@@ -120,7 +123,10 @@ fn detail(out: &mut impl Write, r: &RouteEntry) -> anyhow::Result<()> {
     let fib = r
         .fib
         .as_deref()
-        .map(|f| format!(", FIB: {f}"))
+        .map(|f| match &r.fib_reason {
+            Some(why) => format!(", FIB: {f} ({why})"),
+            None => format!(", FIB: {f}"),
+        })
         .unwrap_or_default();
     outln!(
         out,
