@@ -254,3 +254,32 @@ fn batches_of_a_thousand_routes_take_one_send_each() {
         );
     });
 }
+
+#[test]
+fn lost_events_are_reported_as_an_overrun() {
+    in_netns(|| {
+        let a = link();
+        let mut k = Netlink::open(MARK).unwrap();
+        let mut m = Monitor::open(MARK).unwrap();
+        // A tiny buffer, as a busy agent's would effectively be.
+        m.sock.set_rx_buf_sz(4096).unwrap();
+        let ops: Vec<Op> = (0..2_000u32)
+            .map(|i| {
+                let prefix = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
+                set(&prefix, Target::Via(vec![hop("192.0.2.2", a)]))
+            })
+            .collect();
+        k.apply(&ops).unwrap();
+        let mut events = Vec::new();
+        for _ in 0..10_000 {
+            if !m.read(&mut events).unwrap() {
+                break;
+            }
+        }
+        assert!(
+            events.contains(&Event::Overrun),
+            "{} events and no overrun",
+            events.len()
+        );
+    });
+}
