@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -31,6 +31,9 @@ pub struct Bird {
     process: Option<NodeProcess>,
     /// Protocols with every debug trace on ([`Bird::debug_all`]).
     debug: Vec<String>,
+    /// Started from a given `bird.conf` ([`Bird::start_from_file`]): the file is never
+    /// rewritten, and `config` holds only the router ID and AS read from it.
+    from_file: bool,
 }
 
 impl Bird {
@@ -52,9 +55,52 @@ impl Bird {
             sock,
             process: None,
             debug: Vec::new(),
+            from_file: false,
         };
         bird.spawn(false)?;
         Ok(bird)
+    }
+
+    /// Starts BIRD with a given configuration file (copied into the node's directory as
+    /// `bird.conf`, checked with `bird -p`). Sessions are found by neighbor address in
+    /// `show protocols all`; [`Bird::config`] holds only the router ID and the first
+    /// `local ... as N` read from the file, so `reconfigure` and `set_policy` fail.
+    pub fn start_from_file(node: &Node, bird_conf: &Path) -> Result<Bird> {
+        require_programs(&["bird", "birdc"])?;
+        let text = fs::read_to_string(bird_conf)
+            .with_context(|| format!("read {}", bird_conf.display()))?;
+        let conf = node.dir().join("bird.conf");
+        let sock = node.dir().join("bird.ctl");
+        fs::write(&conf, &text)?;
+        let c = conf.to_string_lossy().into_owned();
+        process::run_checked(&["bird", "-p", "-c", &c], COMMAND_TIMEOUT)
+            .with_context(|| format!("BIRD rejects {}", bird_conf.display()))?;
+        let mut bird = Bird {
+            node: node.clone(),
+            config: file_summary(&text),
+            conf,
+            sock,
+            process: None,
+            debug: Vec::new(),
+            from_file: true,
+        };
+        bird.spawn(false)?;
+        Ok(bird)
+    }
+
+    /// The control socket (`birdc -s PATH`).
+    pub fn ctl_socket(&self) -> &Path {
+        &self.sock
+    }
+
+    /// BIRD's PID, while it runs.
+    pub fn pids(&self) -> Vec<u32> {
+        self.process.iter().map(|p| p.pid()).collect()
+    }
+
+    /// `show protocols all`, parsed: every protocol.
+    pub fn protocols(&self) -> Result<Vec<BirdProtocol>> {
+        parse_protocols(&self.birdc(&["show", "protocols", "all"])?)
     }
 
     /// Starts `bird -f` (with `-R`, graceful-restart recovery, if asked) and waits until it
@@ -121,7 +167,9 @@ impl Bird {
     /// Starts BIRD again with the current configuration (rewritten from [`Bird::config`]);
     /// `recovery` passes `-R`: BIRD comes back as a graceful-restarting speaker (R bit, F bit).
     pub fn start_again(&mut self, recovery: bool) -> Result<()> {
-        fs::write(&self.conf, self.render())?;
+        if !self.from_file {
+            fs::write(&self.conf, self.render())?;
+        }
         self.spawn(recovery)
     }
 
@@ -157,7 +205,23 @@ impl Bird {
 
     /// The BIRD protocol name of the session with `peer`.
     pub fn protocol_name(&self, peer: IpAddr) -> Result<String> {
-        Ok(self.config.find_neighbor(peer)?.name.clone())
+        if !self.from_file {
+            return Ok(self.config.find_neighbor(peer)?.name.clone());
+        }
+        let all = self.protocols()?;
+        all.iter()
+            .find(|p| p.neighbor_address == Some(peer))
+            .map(|p| p.name.clone())
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no BGP protocol with neighbor {peer} (have: {})",
+                    self.name_(),
+                    all.iter()
+                        .filter_map(|p| p.neighbor_address.map(|a| format!("{} {a}", p.name)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
     }
 
     /// `show protocols all NAME`, parsed.
@@ -184,7 +248,9 @@ impl Bird {
         if !self.debug.contains(&name) {
             self.debug.push(name.clone());
         }
-        fs::write(&self.conf, self.render())?;
+        if !self.from_file {
+            fs::write(&self.conf, self.render())?;
+        }
         self.birdc(&["debug", &name, "all"]).map(drop)
     }
 
@@ -194,7 +260,9 @@ impl Bird {
 
     /// Rewrites the configuration file from [`Bird::config`] and runs `birdc configure`.
     pub fn configure(&self) -> Result<()> {
-        fs::write(&self.conf, self.render())?;
+        if !self.from_file {
+            fs::write(&self.conf, self.render())?;
+        }
         let out = self.birdc(&["configure"])?;
         ensure!(
             out.contains("Reconfigured") || out.contains("Reconfiguration in progress"),
@@ -207,6 +275,11 @@ impl Bird {
     /// Changes the configuration and applies it with `birdc configure`. BIRD reloads or
     /// refeeds the channels whose filters changed.
     pub fn reconfigure(&mut self, change: impl FnOnce(&mut BgpConfig)) -> Result<()> {
+        ensure!(
+            !self.from_file,
+            "{}: started from a configuration file; the harness does not rewrite it",
+            self.name_()
+        );
         let mut cfg = self.config.clone();
         change(&mut cfg);
         cfg.validate()?;
@@ -264,13 +337,23 @@ impl Bird {
         };
         let out = self.birdc(&["show", "route", "all", "table", table])?;
         let mut routes = parse_routes(&out)?;
-        for br in &mut routes {
-            br.route.peer = self
-                .config
+        let by_protocol: Vec<(String, IpAddr)> = if self.from_file {
+            self.protocols()?
+                .into_iter()
+                .filter_map(|p| p.neighbor_address.map(|a| (p.name, a)))
+                .collect()
+        } else {
+            self.config
                 .neighbors
                 .iter()
-                .find(|n| n.name == br.protocol)
-                .map(|n| n.address);
+                .map(|n| (n.name.clone(), n.address))
+                .collect()
+        };
+        for br in &mut routes {
+            br.route.peer = by_protocol
+                .iter()
+                .find(|(name, _)| *name == br.protocol)
+                .map(|(_, a)| *a);
         }
         Ok(routes)
     }
@@ -328,6 +411,27 @@ impl Daemon for Bird {
             None => bail!("{}: BIRD is stopped", self.name_()),
         }
     }
+}
+
+/// What the harness keeps from a given `bird.conf`: `router id A;` and the first
+/// `local [ADDR] as N;` (0.0.0.0 and 0 when absent).
+fn file_summary(text: &str) -> BgpConfig {
+    let mut router_id = std::net::Ipv4Addr::UNSPECIFIED;
+    let mut asn = None;
+    let code: String = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for stmt in code.split([';', '{', '}', '\n']).map(str::trim) {
+        let words: Vec<&str> = stmt.split_whitespace().collect();
+        match words.as_slice() {
+            ["router", "id", a] => router_id = a.parse().unwrap_or(router_id),
+            ["local", .., "as", n] if asn.is_none() => asn = n.parse().ok(),
+            _ => {}
+        }
+    }
+    BgpConfig::new(asn.unwrap_or(0), router_id)
 }
 
 /// Renders `bird.conf`.
@@ -797,6 +901,20 @@ mod tests {
     fn sample(name: &str) -> String {
         let path = format!("{}/testdata/bird/{name}", env!("CARGO_MANIFEST_DIR"));
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn reads_router_id_and_as_from_a_given_config() {
+        let c = file_summary(
+            "# local as 1;\nrouter id 203.0.113.2;\ntemplate bgp peer {\n  local as 4200000200;\n}\n\
+             protocol bgp x from peer { local 192.0.2.1 as 7; neighbor 192.0.2.2 as 4200000201; }\n",
+        );
+        assert_eq!(c.asn, 4200000200);
+        assert_eq!(
+            c.router_id,
+            "203.0.113.2".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert_eq!(file_summary("").asn, 0);
     }
 
     #[test]

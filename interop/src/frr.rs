@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -38,6 +38,10 @@ pub struct Frr {
     /// use is deleted and re-created while UPDATEs arrive, so the harness never deletes one;
     /// it creates a new one and points the neighbor at it.
     version: u32,
+    /// Started from an integrated `frr.conf` ([`Frr::start_integrated`]): the daemons start
+    /// with an empty configuration and `vtysh -b` applies `frr.conf`, as FRR's container
+    /// image does; `config` then holds only the AS and router ID read from the file.
+    integrated: bool,
 }
 
 impl Frr {
@@ -49,15 +53,42 @@ impl Frr {
         let dir = node.dir().join("frr");
         fs::create_dir_all(&dir)?;
         fs::write(
+            dir.join("bgpd.conf"),
+            render_version(node.name(), &config, 0),
+        )?;
+        Frr::start_in(node, dir, config, false)
+    }
+
+    /// Starts zebra and bgpd from an integrated configuration file (`frr.conf`, as bound
+    /// into FRR's container image): both start empty, then `vtysh -b` applies the file (it
+    /// sends each command to the daemon it belongs to), and again after every
+    /// [`Frr::start_bgpd`]. Interface addresses in the file are set by zebra. Only zebra and
+    /// bgpd run: a file that needs another daemon (`ip route` needs staticd) fails here.
+    ///
+    /// [`Frr::config`] then holds only the AS and router ID read from the file (no
+    /// neighbors): the helpers that look a neighbor up in it (`clear_soft_*`,
+    /// `shutdown_neighbor`, `set_policy`) fail; the queries and waits work.
+    pub fn start_integrated(node: &Node, frr_conf: &Path) -> Result<Frr> {
+        require_programs(&[ZEBRA, BGPD, "vtysh", "chown"])?;
+        let text =
+            fs::read_to_string(frr_conf).with_context(|| format!("read {}", frr_conf.display()))?;
+        let config = integrated_summary(&text)
+            .with_context(|| format!("{} (FRR configuration)", frr_conf.display()))?;
+        let dir = node.dir().join("frr");
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join("frr.conf"), &text)?;
+        // vtysh reads it (and complains when it is missing); the integrated file is the norm.
+        fs::write(dir.join("vtysh.conf"), "service integrated-vtysh-config\n")?;
+        Frr::start_in(node, dir, config, true)
+    }
+
+    fn start_in(node: &Node, dir: PathBuf, config: BgpConfig, integrated: bool) -> Result<Frr> {
+        fs::write(
             dir.join("zebra.conf"),
             format!(
                 "hostname {}-zebra\nlog stdout informational\n!\n",
                 node.name()
             ),
-        )?;
-        fs::write(
-            dir.join("bgpd.conf"),
-            render_version(node.name(), &config, 0),
         )?;
         // The daemons drop to user `frr`; they must own their run directory.
         process::run_checked(
@@ -97,6 +128,7 @@ impl Frr {
             zebra,
             bgpd: None,
             version: 0,
+            integrated,
         };
         frr.start_bgpd()?;
         Ok(frr)
@@ -105,6 +137,19 @@ impl Frr {
     /// The configuration bgpd was (re)started with, plus changes made through this type.
     pub fn config(&self) -> &BgpConfig {
         &self.config
+    }
+
+    /// The run directory: configuration files, pid files and the vty sockets
+    /// (`vtysh --vty_socket DIR`).
+    pub fn run_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The PIDs of zebra and (when running) bgpd.
+    pub fn pids(&self) -> Vec<u32> {
+        std::iter::once(self.zebra.pid())
+            .chain(self.bgpd.as_ref().map(|p| p.pid()))
+            .collect()
     }
 
     /// Runs `vtysh -c CMD` for each command in one session and returns the output. Fails if
@@ -210,10 +255,15 @@ impl Frr {
             bail!("{}: bgpd is already running", self.name());
         }
         let conf = self.dir.join("bgpd.conf");
-        fs::write(
-            &conf,
-            render_version(self.node.name(), &self.config, self.version),
-        )?;
+        let text = if self.integrated {
+            format!(
+                "hostname {}\nlog stdout informational\n!\n",
+                self.node.name()
+            )
+        } else {
+            render_version(self.node.name(), &self.config, self.version)
+        };
+        fs::write(&conf, text)?;
         process::run_checked(
             &["chown", "frr:frr", &conf.to_string_lossy()],
             COMMAND_TIMEOUT,
@@ -250,7 +300,36 @@ impl Frr {
         wait_until(&format!("{name}: bgpd's vty"), START_TIMEOUT, || {
             bgpd.ensure_running()?;
             process::run_checked(&argv, COMMAND_TIMEOUT).map(drop)
-        })
+        })?;
+        if self.integrated {
+            self.apply_integrated()?;
+        }
+        Ok(())
+    }
+
+    /// `vtysh -b`: applies `frr.conf` from the run directory to zebra and bgpd.
+    fn apply_integrated(&self) -> Result<()> {
+        let d = self.dir.to_string_lossy();
+        let argv = ["vtysh", "--vty_socket", &d, "--config_dir", &d, "-b"];
+        let out = process::run(&argv, COMMAND_TIMEOUT)?;
+        let errors: Vec<&str> = out
+            .stdout
+            .lines()
+            .chain(out.stderr.lines())
+            .filter(|l| l.contains('%') || l.contains("rror"))
+            .collect();
+        if !out.status.success() || !errors.is_empty() {
+            bail!(
+                "{}: `{}` failed to apply {}/frr.conf ({}):\n{}\n{}",
+                self.name(),
+                show_argv(&argv),
+                d,
+                out.status,
+                out.stdout.trim(),
+                out.stderr.trim()
+            );
+        }
+        Ok(())
     }
 
     /// Stops bgpd and starts it again with the same configuration (exercises graceful
@@ -392,6 +471,33 @@ impl Drop for Frr {
             let _ = p.stop(DEFAULT_GRACE);
         }
     }
+}
+
+/// What the harness needs from an integrated `frr.conf`: `router bgp ASN` and
+/// `bgp router-id ADDR` (0.0.0.0 when absent), as a [`BgpConfig`] without neighbors.
+fn integrated_summary(text: &str) -> Result<BgpConfig> {
+    let mut asn = None;
+    let mut router_id = std::net::Ipv4Addr::UNSPECIFIED;
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["router", "bgp", n, ..] => {
+                if asn.is_some() {
+                    bail!("more than one `router bgp`: the harness runs one BGP instance");
+                }
+                asn = Some(
+                    n.parse::<u32>()
+                        .with_context(|| format!("`{line}`: AS as a plain number"))?,
+                );
+            }
+            ["bgp", "router-id", a] => {
+                router_id = a.parse().with_context(|| format!("`{line}`"))?;
+            }
+            _ => {}
+        }
+    }
+    let asn = asn.ok_or_else(|| anyhow!("no `router bgp ASN`"))?;
+    Ok(BgpConfig::new(asn, router_id))
 }
 
 /// Renders `bgpd.conf`. Route-maps and prefix-lists come first: a `network ... route-map X`
@@ -700,6 +806,23 @@ mod tests {
     use super::*;
     use crate::config::Neighbor;
     use crate::types::prefix;
+
+    #[test]
+    fn reads_as_and_router_id_from_an_integrated_config() {
+        let c = integrated_summary(
+            "frr defaults datacenter\n!\nrouter bgp 4200000100\n bgp router-id 203.0.113.1\n \
+             neighbor 192.0.2.2 remote-as 4200000101\nexit\n",
+        )
+        .unwrap();
+        assert_eq!(c.asn, 4200000100);
+        assert_eq!(
+            c.router_id,
+            "203.0.113.1".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert!(c.neighbors.is_empty());
+        assert!(integrated_summary("hostname x\n").is_err());
+        assert!(integrated_summary("router bgp 1\nrouter bgp 2 vrf x\n").is_err());
+    }
 
     #[test]
     fn parses_prefix_detail_captured_from_frr() {

@@ -115,21 +115,64 @@ impl Lab {
         })
     }
 
+    /// A lab whose namespaces are named `<tag>-<node>` and whose scratch directory is `dir`
+    /// (created; it must not exist yet), for a lab a person explores by name (e.g. the
+    /// `podroute-lab` demo). `tag` is `[a-z0-9-]`, at most 32 characters; no namespace may
+    /// already start with `<tag>-`. Torn down on drop like any lab.
+    pub fn with_tag(tag: &str, dir: &Path) -> Result<Lab> {
+        ensure!(
+            valid_name(tag, 32),
+            "lab tag {tag:?} must be [a-z0-9-], 1 to 32 characters, starting with a letter or digit"
+        );
+        require_root()?;
+        let taken: Vec<String> = list_namespaces()?
+            .into_iter()
+            .filter(|ns| ns.starts_with(&format!("{tag}-")))
+            .collect();
+        ensure!(
+            taken.is_empty(),
+            "namespaces {taken:?} exist already: another lab tagged {tag:?} is up"
+        );
+        ensure!(!dir.exists(), "{} exists already", dir.display());
+        fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
+        Ok(Lab {
+            inner: Arc::new(LabInner {
+                name: tag.to_string(),
+                tag: tag.to_string(),
+                dir: dir.to_path_buf(),
+                namespaces: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
     /// The scratch directory (configurations, sockets, logs).
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
+    /// The prefix of every namespace name of this lab (`<tag>-<node>`).
+    pub fn tag(&self) -> &str {
+        &self.inner.tag
+    }
+
+    /// The namespaces created so far, in creation order.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.inner
+            .namespaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Creates a node: a namespace with `lo` up, DAD off and forwarding on. `name`
-    /// (`[a-z0-9]`, at most 12 characters) must be unique in the lab.
+    /// (`[a-z0-9-]`, at most 20 characters, starting with a letter or digit) must be unique
+    /// in the lab.
     pub fn node(&self, name: &str) -> Result<Node> {
         ensure!(
-            !name.is_empty()
-                && name.len() <= 12
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
-            "node name {name:?} must be [a-z0-9], 1 to 12 characters"
+            valid_name(name, 20),
+            "node name {name:?} must be [a-z0-9-], 1 to 20 characters, starting with a letter \
+             or digit"
         );
         let netns = format!("{}-{name}", self.inner.tag);
         let dir = self.inner.dir.join(name);
@@ -213,6 +256,86 @@ impl Lab {
         link.b.ip(&["link", "set", &link.b_if, "up"])?;
         Ok(link)
     }
+
+    /// Joins two nodes with a veth pair whose ends have the given names (`a_if` in `a`,
+    /// `b_if` in `b`), up, with DAD off and no addresses. The pair is created inside the
+    /// namespaces, never in the root namespace. Do not mix with [`Lab::link`] on the same
+    /// node unless the names cannot clash (that one names interfaces `eth<N>`).
+    pub fn veth(&self, a: &Node, a_if: &str, b: &Node, b_if: &str) -> Result<Link> {
+        ensure!(
+            Arc::ptr_eq(&a.inner.lab, &self.inner) && Arc::ptr_eq(&b.inner.lab, &self.inner),
+            "veth: both nodes must belong to this lab"
+        );
+        ensure!(
+            a.inner.netns != b.inner.netns,
+            "veth: a node cannot link to itself"
+        );
+        for ifname in [a_if, b_if] {
+            ensure!(
+                valid_ifname(ifname),
+                "interface name {ifname:?}: 1 to 15 characters of [A-Za-z0-9_.-]"
+            );
+        }
+        a.ip(&[
+            "link",
+            "add",
+            a_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "netns",
+            &b.inner.netns,
+        ])?;
+        let link = Link {
+            a: a.clone(),
+            a_if: a_if.to_string(),
+            b: b.clone(),
+            b_if: b_if.to_string(),
+        };
+        for (n, ifname) in [(&link.a, &link.a_if), (&link.b, &link.b_if)] {
+            // The slash form: an interface name may contain dots.
+            n.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net/ipv6/conf/{ifname}/accept_dad=0"),
+            ])?;
+            n.ip(&["link", "set", ifname, "up"])?;
+        }
+        Ok(link)
+    }
+}
+
+/// `[a-z0-9-]`, 1 to `max` characters, not starting with `-`.
+fn valid_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A Linux interface name the harness accepts: 1 to 15 characters of `[A-Za-z0-9_.-]`.
+pub fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The names of every network namespace (`ip netns list`).
+pub fn list_namespaces() -> Result<Vec<String>> {
+    let out = process::run_checked(&["ip", "netns", "list"], COMMAND_TIMEOUT)?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
 }
 
 impl Drop for LabInner {

@@ -1,5 +1,6 @@
 //! Interop test harness: small network-namespace topologies running real BGP daemons
-//! (FRR 8.4, BIRD 2.0, GoBGP 3.10, later podroute), for integration tests in `tests/`.
+//! (FRR 8.4, BIRD 2.0, GoBGP 3.10, podroute), for integration tests in `tests/`; and
+//! containerlab topology files realised in namespaces ([`clab`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -35,6 +36,7 @@
 //! tests follow and the daemon quirks the harness works around.
 
 pub mod bird;
+pub mod clab;
 pub mod config;
 pub mod daemon;
 pub mod frr;
@@ -47,6 +49,7 @@ pub mod types;
 pub mod wait;
 
 pub use bird::{Bird, BirdProtocol};
+pub use clab::{Deployed, KeptLab, NodeRole, PingStats, Topology};
 pub use config::{BgpConfig, Direction, Neighbor, Origin, Policy, Timers};
 pub use daemon::Daemon;
 pub use frr::Frr;

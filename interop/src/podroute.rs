@@ -64,10 +64,16 @@ pub struct Podroute {
     process: Option<NodeProcess>,
     /// How many times the agent was started (the log of each run is kept apart).
     runs: u32,
+    /// Started from a given configuration file ([`Podroute::start_from_file`]): its text,
+    /// with `control_socket` and `state_dir` pointed into the node's directory.
+    file: Option<String>,
+    /// Environment variables for the agent (`PODROUTE_LOG=debug`, ...).
+    env: Vec<(String, String)>,
 }
 
 /// The `podroute` binary to run: `$PODROUTE_BIN` if set; otherwise the one cargo built next
-/// to this test binary (`target/<profile>/podroute`, which `cargo test --workspace` builds),
+/// to this test (or `podroute-lab`) binary (`target/<profile>/podroute`, which
+/// `cargo test --workspace` builds),
 /// building it with cargo if it is missing.
 pub fn binary() -> Result<PathBuf> {
     static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
@@ -85,11 +91,18 @@ fn find_binary() -> Result<PathBuf> {
         return Ok(p);
     }
     let exe = std::env::current_exe().context("cannot find the test binary's path")?;
-    // target/<profile>/deps/<test> -> target/<profile>/podroute
+    // target/<profile>/deps/<test> (a test) or target/<profile>/<bin> (`podroute-lab`)
+    // -> target/<profile>/podroute
     let profile_dir = exe
         .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow!("unexpected test binary path {}", exe.display()))?;
+        .and_then(|d| {
+            if d.file_name().is_some_and(|n| n == "deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .ok_or_else(|| anyhow!("unexpected binary path {}", exe.display()))?;
     let bin = profile_dir.join("podroute");
     if bin.is_file() {
         return Ok(bin);
@@ -137,9 +150,61 @@ impl Podroute {
             dir,
             process: None,
             runs: 0,
+            file: None,
+            env: Vec::new(),
         };
         p.start_agent()?;
         Ok(p)
+    }
+
+    /// Starts `podroute agent` with a given configuration file (e.g. the one a containerlab
+    /// topology binds into the container). The file is copied into the node's directory with
+    /// `control_socket` and `state_dir` pointed there (paths meant for a container would
+    /// clash between nodes sharing one filesystem); everything else is used as written.
+    /// `env` is added to the agent's environment; a `PODROUTE_LOG` there replaces the
+    /// harness's default log level.
+    ///
+    /// [`Podroute::config`] then holds only the AS (when a plain number) and router ID read
+    /// from the file: `reconfigure`, `set_policy`, `originate` and `withdraw` fail.
+    pub fn start_from_file(
+        node: &Node,
+        config: &Path,
+        env: &[(String, String)],
+    ) -> Result<Podroute> {
+        let text =
+            fs::read_to_string(config).with_context(|| format!("read {}", config.display()))?;
+        let dir = node.dir().join("podroute");
+        fs::create_dir_all(&dir)?;
+        let socket = dir.join("podroute.sock");
+        let (yaml, summary) = relocate(&text, &socket, &dir.join("state"))
+            .with_context(|| format!("{} (podroute configuration)", config.display()))?;
+        let mut p = Podroute {
+            node: node.clone(),
+            config: summary,
+            extras: PodrouteExtras::default(),
+            dir,
+            process: None,
+            runs: 0,
+            file: Some(yaml),
+            env: env.to_vec(),
+        };
+        p.start_agent()?;
+        Ok(p)
+    }
+
+    /// The agent's PID, while it runs.
+    pub fn pids(&self) -> Vec<u32> {
+        self.process.iter().map(|p| p.pid()).collect()
+    }
+
+    /// `podroute show ARGS` as text (the tables a person reads).
+    pub fn show_text(&self, args: &[&str]) -> Result<String> {
+        let bin = binary()?;
+        let socket = self.socket();
+        let mut argv: Vec<&std::ffi::OsStr> = vec![bin.as_os_str(), "show".as_ref()];
+        argv.extend(args.iter().map(std::ffi::OsStr::new));
+        argv.extend(["--socket".as_ref(), socket.as_os_str()]);
+        process::run_checked(&argv, COMMAND_TIMEOUT)
     }
 
     /// The current configuration.
@@ -181,19 +246,23 @@ impl Podroute {
         let bin = binary()?;
         let config = self.config_path();
         let socket = self.socket();
-        let process = self.node.spawn(
-            &format!("podroute-{}", self.runs),
-            &[
-                bin.as_os_str(),
-                "agent".as_ref(),
-                "--config".as_ref(),
-                config.as_os_str(),
-                "--socket".as_ref(),
-                socket.as_os_str(),
-                "--log-level".as_ref(),
-                "info,podroute=debug".as_ref(),
-            ],
-        )?;
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if !self.env.is_empty() {
+            argv.push("env".into());
+            argv.extend(self.env.iter().map(|(k, v)| format!("{k}={v}").into()));
+        }
+        argv.extend([
+            bin.into_os_string(),
+            "agent".into(),
+            "--config".into(),
+            config.into_os_string(),
+            "--socket".into(),
+            socket.into_os_string(),
+        ]);
+        if !self.env.iter().any(|(k, _)| k == "PODROUTE_LOG") {
+            argv.extend(["--log-level".into(), "info,podroute=debug".into()]);
+        }
+        let process = self.node.spawn(&format!("podroute-{}", self.runs), &argv)?;
         self.process = Some(process);
         let name = self.name();
         let p = self.process.as_ref().expect("just set");
@@ -236,6 +305,12 @@ impl Podroute {
 
     /// Changes the configuration and tells the agent (SIGHUP), like `birdc configure`.
     pub fn reconfigure(&mut self, change: impl FnOnce(&mut BgpConfig)) -> Result<()> {
+        if self.file.is_some() {
+            bail!(
+                "{}: started from a configuration file; the harness does not rewrite it",
+                self.name()
+            );
+        }
         change(&mut self.config);
         self.config.validate()?;
         fs::write(self.config_path(), self.render())?;
@@ -292,8 +367,46 @@ impl Podroute {
 
     /// The configuration file for the current [`BgpConfig`] and extras.
     pub fn render(&self) -> String {
-        render(&self.config, &self.extras, &self.socket(), &self.dir)
+        match &self.file {
+            Some(text) => text.clone(),
+            None => render(&self.config, &self.extras, &self.socket(), &self.dir),
+        }
     }
+}
+
+/// A podroute configuration with `control_socket` and `state_dir` replaced, and what the
+/// harness keeps of it: the AS (0 unless a plain number) and the router ID (0.0.0.0 unless
+/// an address).
+fn relocate(text: &str, socket: &Path, state_dir: &Path) -> Result<(String, BgpConfig)> {
+    use serde_yaml_ng::Value as Yaml;
+    let mut doc: Yaml = serde_yaml_ng::from_str(text)?;
+    let map = doc
+        .as_mapping_mut()
+        .ok_or_else(|| anyhow!("not a YAML mapping"))?;
+    map.insert(
+        Yaml::from("control_socket"),
+        Yaml::from(socket.to_string_lossy().into_owned()),
+    );
+    map.insert(
+        Yaml::from("state_dir"),
+        Yaml::from(state_dir.to_string_lossy().into_owned()),
+    );
+    let asn = map
+        .get("asn")
+        .and_then(Yaml::as_u64)
+        .and_then(|a| u32::try_from(a).ok())
+        .unwrap_or(0);
+    let router_id = map
+        .get("router_id")
+        .and_then(Yaml::as_str)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    let header = "# copied by the interop harness: control_socket and state_dir point into \
+                  this node's directory\n";
+    Ok((
+        format!("{header}{}", serde_yaml_ng::to_string(&doc)?),
+        BgpConfig::new(asn, router_id),
+    ))
 }
 
 /// podroute's YAML for a [`BgpConfig`]. Every neighbor gets an import and an export policy
@@ -589,6 +702,32 @@ mod tests {
         ] {
             assert!(y.contains(want), "missing {want:?} in\n{y}");
         }
+    }
+
+    #[test]
+    fn relocates_socket_and_state_dir_keeping_the_rest() {
+        let (y, c) = relocate(
+            "# a comment\nasn: 4200000101\nrouter_id: 192.0.2.2\ncontrol_socket: /run/podroute/podroute.sock\n\
+             pod_cidrs: [10.244.1.0/24]\npeers:\n  - address: 192.0.2.1\n    remote_as: 4200000100\n",
+            Path::new("/tmp/n/s.sock"),
+            Path::new("/tmp/n/state"),
+        )
+        .unwrap();
+        assert_eq!(c.asn, 4200000101);
+        assert_eq!(
+            c.router_id,
+            "192.0.2.2".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        for want in [
+            "control_socket: /tmp/n/s.sock\n",
+            "state_dir: /tmp/n/state\n",
+            "- 10.244.1.0/24\n",
+            "- address: 192.0.2.1\n",
+        ] {
+            assert!(y.contains(want), "missing {want:?} in\n{y}");
+        }
+        assert!(!y.contains("/run/podroute"), "{y}");
+        assert!(relocate("- a list\n", Path::new("/s"), Path::new("/d")).is_err());
     }
 
     #[test]
