@@ -429,6 +429,16 @@ impl Node {
         process::run(&self.netns_argv(argv), COMMAND_TIMEOUT)
     }
 
+    /// [`Node::exec_output`] for commands that take longer than the usual 10 s (e.g. a long
+    /// ping); killed after `timeout`.
+    pub fn exec_output_for<S: AsRef<OsStr>>(
+        &self,
+        argv: &[S],
+        timeout: std::time::Duration,
+    ) -> Result<Output> {
+        process::run(&self.netns_argv(argv), timeout)
+    }
+
     /// Runs `ip -n NETNS ARGS...`.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
         let mut argv = vec!["ip", "-n", &self.inner.netns];

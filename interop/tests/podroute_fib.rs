@@ -148,6 +148,29 @@ fn best_paths_become_kernel_routes_that_survive_restarts_and_are_restored() -> R
     let fib = pr.show(&["fib"])?;
     ensure!(fib["protocol"] == 44 && fib["synced"] == true, "{fib:#}");
 
+    // The metrics endpoint (default 127.0.0.1:9180, inside the node's namespace): ready, and
+    // counting what the kernel holds.
+    let get = |path: &str| -> Result<String> {
+        n_pr.exec(&[
+            "bash",
+            "-c",
+            &format!(
+                "exec 3<>/dev/tcp/127.0.0.1/9180 && printf 'GET {path} HTTP/1.0\r\n\r\n' >&3 && cat <&3"
+            ),
+        ])
+    };
+    let ready = get("/readyz")?;
+    ensure!(
+        ready.starts_with("HTTP/1.0 200") || ready.starts_with("HTTP/1.1 200"),
+        "{ready}"
+    );
+    let metrics = get("/metrics")?;
+    ensure!(
+        metrics.contains("podroute_fib_routes_installed")
+            && metrics.contains("podroute_bgp_peer_state"),
+        "{metrics}"
+    );
+
     // Another protocol's route survives everything below.
     n_pr.ip(&[
         "route",

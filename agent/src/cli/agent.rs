@@ -18,9 +18,10 @@ pub(crate) struct AgentArgs {
     /// Check the configuration, print what it means, and exit.
     #[arg(long)]
     check: bool,
-    /// Remove every kernel route podroute installed (its protocol number,
-    /// its table) and exit: for uninstalling. A running agent would put
-    /// them back: stop it first.
+    /// Take this node out of routing and exit: for removing a node or
+    /// uninstalling. A running agent is first asked to stop for good (its
+    /// peers withdraw our routes at once, no graceful restart); then every
+    /// kernel route with our protocol number in our table is removed.
     #[arg(long, conflicts_with = "check")]
     cleanup: bool,
     /// Control socket for `podroute show`, instead of the configured one.
@@ -107,6 +108,7 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.cleanup {
+        decommission_running_agent(&config.control_socket)?;
         let marking = crate::fib::Marking::from(&config.fib);
         let n = crate::fib::cleanup(marking)?;
         println!(
@@ -120,6 +122,31 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     daemon::logging::init(args.log_format, &args.log_level)?;
     daemon::run(source, config)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--cleanup` with the agent still running: it tells its peers to withdraw
+/// our routes (no graceful restart) and exits; then the routes can go.
+fn decommission_running_agent(socket: &std::path::Path) -> anyhow::Result<()> {
+    use crate::control::protocol::{Query, ResponseBody};
+    if !socket.exists() {
+        return Ok(());
+    }
+    match crate::control::client::request(socket, Query::Decommission) {
+        Ok(ResponseBody::Stopping { message }) => println!("agent: {message}"),
+        Ok(other) => anyhow::bail!("the agent did not agree to stop: {other:?}"),
+        // A socket left by an agent that is gone: nothing to stop.
+        Err(_) => return Ok(()),
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while socket.exists() {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "the agent did not exit within 15 s after being asked to; stop it, then run --cleanup again"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// `--check`: what the configuration means, in a few lines.

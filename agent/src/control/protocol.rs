@@ -38,6 +38,10 @@ pub enum Query {
     },
     /// The kernel FIB: desired routes against the kernel's routes of ours.
     Fib,
+    /// Stop for good (the node is being removed): every peer gets an
+    /// Administrative Shutdown and withdraws our routes at once, and no
+    /// graceful-restart marker is left. `podroute agent --cleanup` sends it.
+    Decommission,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,12 +62,24 @@ pub struct Response {
 #[serde(tag = "response", rename_all = "kebab-case")]
 pub enum ResponseBody {
     Status(Status),
-    Neighbors { neighbors: Vec<NeighborSummary> },
+    Neighbors {
+        neighbors: Vec<NeighborSummary>,
+    },
     Neighbor(Box<NeighborDetail>),
-    Routes { routes: Vec<RouteEntry> },
-    Rib { entries: Vec<RibEntry> },
+    Routes {
+        routes: Vec<RouteEntry>,
+    },
+    Rib {
+        entries: Vec<RibEntry>,
+    },
     Fib(Box<FibView>),
-    Error { message: String },
+    /// The agent is stopping.
+    Stopping {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// `show fib`.

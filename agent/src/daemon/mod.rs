@@ -152,6 +152,7 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
 
     let mut server = server;
     let mut driver = driver;
+    let mut finished_driver = None;
     tokio::select! {
         _ = signals => {}
         r = &mut server => {
@@ -163,19 +164,28 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
             }
         }
         r = &mut driver => {
+            // The driver ends on its own only when asked to decommission
+            // (or on an error); let the other tasks finish below.
             shutdown.cancel();
-            return match r {
-                Ok(r) => r,
-                Err(e) => Err(anyhow::anyhow!("the BGP driver task failed: {e}")),
-            };
+            finished_driver = Some(r);
         }
     }
-    let stopped = driver.await.context("the BGP driver task failed")?;
+    let stopped = match finished_driver {
+        Some(r) => r,
+        None => driver.await,
+    }
+    .context("the BGP driver task failed")?;
     let _ = server.await;
     if let Some(m) = metrics_server {
         let _ = m.await;
     }
-    stopped?;
+    let stopped = stopped?;
+    if stopped.decommissioned {
+        info!(
+            "stopped for good: peers withdrew our routes; `podroute agent --cleanup` removes them from the kernel"
+        );
+        return Ok(());
+    }
     if restart_time > 0 {
         match restart_marker::leave(&state_dir, SystemTime::now(), restart_time) {
             Ok(()) => info!(

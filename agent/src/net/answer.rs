@@ -42,9 +42,9 @@ pub(crate) fn answer(
             None => not_a_neighbor(speaker, address),
             Some(p) => rib(&p, direction),
         },
-        // The driver hands this one to the FIB.
-        Query::Fib => ResponseBody::Error {
-            message: "internal: the FIB answers `show fib`".into(),
+        // The driver handles these itself.
+        Query::Fib | Query::Decommission => ResponseBody::Error {
+            message: "internal: answered by the driver".into(),
         },
     }
 }

@@ -79,6 +79,15 @@ pub(crate) struct Driver {
     metrics_rx: mpsc::Receiver<crate::metrics::Request>,
     metrics: crate::metrics::Recorder,
     fib: Option<FibLink>,
+    /// Stopping for good (`podroute agent --cleanup`), not for a restart.
+    decommissioned: bool,
+}
+
+/// How the driver stopped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stopped {
+    /// For good: the next start is cold, and peers have dropped our routes.
+    pub(crate) decommissioned: bool,
 }
 
 /// The driver's side of the FIB: where best paths go, and the FIB state of
@@ -151,6 +160,7 @@ impl Driver {
                 updates: h.updates,
                 states: HashMap::new(),
             }),
+            decommissioned: false,
         };
         d.install_md5_keys(&BTreeMap::new());
         Ok(d)
@@ -183,7 +193,7 @@ impl Driver {
     }
 
     /// Runs until shutdown.
-    pub(crate) async fn run(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn run(mut self) -> anyhow::Result<Stopped> {
         for l in self.listeners.clone() {
             let tx = self.events_tx.clone();
             let stop = self.shutdown.clone();
@@ -238,15 +248,23 @@ impl Driver {
                 }
             }
         }
+        let stopped = Stopped {
+            decommissioned: self.decommissioned,
+        };
         self.stop().await;
-        Ok(())
+        Ok(stopped)
     }
 
     /// Graceful stop: every peer is told (or left able to keep our routes,
     /// RFC 4724), queued bytes are written, then everything closes.
     async fn stop(mut self) {
-        info!("shutting down: closing BGP sessions so peers keep our routes (graceful restart)");
-        self.feed(Input::Shutdown { graceful: true });
+        let graceful = !self.decommissioned;
+        if graceful {
+            info!(
+                "shutting down: closing BGP sessions so peers keep our routes (graceful restart)"
+            );
+        }
+        self.feed(Input::Shutdown { graceful });
         for c in self.conns.values() {
             let _ = c.writer.send(WriterCmd::Close);
         }
@@ -303,6 +321,15 @@ impl Driver {
     }
 
     fn control_query(&mut self, query: Query, reply: oneshot::Sender<ResponseBody>) {
+        if matches!(query, Query::Decommission) {
+            warn!("decommissioning: peers are told to withdraw our routes; no graceful restart");
+            self.decommissioned = true;
+            let _ = reply.send(ResponseBody::Stopping {
+                message: "stopping for good: peers withdraw our routes".into(),
+            });
+            self.shutdown.cancel();
+            return;
+        }
         if matches!(query, Query::Fib) {
             // The FIB thread answers this one itself.
             match &self.fib {

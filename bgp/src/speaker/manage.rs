@@ -236,10 +236,10 @@ impl Speaker {
                 continue;
             };
             let notification = match (graceful, p.up.as_ref().map(|u| &u.negotiated)) {
-                (false, _) => Some(Notification::new(
-                    ErrorCode::Cease(CeaseSubcode::HardReset),
-                    vec![],
-                )),
+                // Administrative Shutdown goes out inside a Hard Reset
+                // where the N bit is in use (RFC 8538 §5.1): either way the
+                // peer withdraws our routes at once.
+                (false, _) => Some(Notification::admin_shutdown("podroute stopped for good")),
                 // Administrative Reset is not wrapped in a Hard Reset, so a
                 // peer with the N bit keeps our routes (RFC 8538 §5.1).
                 (true, Some(n)) if n.graceful_notification => {

@@ -380,6 +380,14 @@ impl Deployed {
             .ok_or_else(|| self.no_such(name, NodeRole::Podroute))
     }
 
+    /// The podroute agent of a podroute node, to stop, kill or restart it.
+    pub fn podroute_mut(&mut self, name: &str) -> Result<&mut Podroute> {
+        if !self.podroutes.contains_key(name) {
+            return Err(self.no_such(name, NodeRole::Podroute));
+        }
+        Ok(self.podroutes.get_mut(name).expect("checked above"))
+    }
+
     /// The FRR of an FRR node.
     pub fn frr(&self, name: &str) -> Result<&Frr> {
         self.frrs
