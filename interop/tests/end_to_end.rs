@@ -233,12 +233,12 @@ fn a_removed_node_leaves_every_fib_within_the_hold_time() -> Result<()> {
 fn restart_under_traffic(
     topology: &str,
     lab: &str,
-    from: &str,
-    to: &str,
+    (from, to): (&str, &str),
     node: &str,
+    v6: bool,
 ) -> Result<()> {
     let mut d = deploy(topology, lab)?;
-    let dst = pod_addr(&d, to, false)?;
+    let dst = pod_addr(&d, to, v6)?;
     // Traffic flows before anything happens.
     let warm = d.ping(from, dst, 20)?;
     ensure!(warm.no_loss(), "{from} -> {to} before the restart: {warm}");
@@ -260,7 +260,9 @@ fn restart_under_traffic(
             }
             Ok(())
         })?;
-        eprintln!("{topology}: {from} -> {to} at 100/s while {node} restarted ({how}): {stats}");
+        eprintln!(
+            "{topology}: {from} -> {to} ({dst}) at 100/s while {node} restarted ({how}): {stats}"
+        );
         ensure!(
             stats.no_loss(),
             "{topology}: packets lost while {node} restarted ({how}): {stats}\n{}",
@@ -278,12 +280,30 @@ fn restart_under_traffic(
 
 #[test]
 fn an_agent_restart_in_a_node_mesh_loses_no_packet() -> Result<()> {
-    restart_under_traffic("mesh", "e2emesh", "pod-1", "pod-2", "node-2")
+    restart_under_traffic("mesh", "e2emesh", ("pod-1", "pod-2"), "node-2", false)
 }
 
 #[test]
 fn an_agent_restart_behind_frr_and_bird_loses_no_packet() -> Result<()> {
     // pod-a1 -> node-a1 -> tor-a (FRR) -> tor-b (BIRD) -> node-b1 -> pod-b1, while node-a1's
     // agent restarts: FRR is the graceful-restart helper.
-    restart_under_traffic("two-racks", "e2etwo", "pod-a1", "pod-b1", "node-a1")
+    restart_under_traffic(
+        "two-racks",
+        "e2etwo",
+        ("pod-a1", "pod-b1"),
+        "node-a1",
+        false,
+    )
+}
+
+#[test]
+fn an_agent_restart_loses_no_ipv6_packet_either() -> Result<()> {
+    // pod-a1 -> node-a1 -> tor-a (FRR) -> node-a2 -> pod-a2 over IPv6, node-a2 restarting.
+    restart_under_traffic(
+        "one-rack-dualstack",
+        "e2edual",
+        ("pod-a1", "pod-a2"),
+        "node-a2",
+        true,
+    )
 }
