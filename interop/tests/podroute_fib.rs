@@ -150,15 +150,7 @@ fn best_paths_become_kernel_routes_that_survive_restarts_and_are_restored() -> R
 
     // The metrics endpoint (default 127.0.0.1:9180, inside the node's namespace): ready, and
     // counting what the kernel holds.
-    let get = |path: &str| -> Result<String> {
-        n_pr.exec(&[
-            "bash",
-            "-c",
-            &format!(
-                "exec 3<>/dev/tcp/127.0.0.1/9180 && printf 'GET {path} HTTP/1.0\r\n\r\n' >&3 && cat <&3"
-            ),
-        ])
-    };
+    let get = |path: &str| http_get(&n_pr, path);
     let ready = get("/readyz")?;
     ensure!(
         ready.starts_with("HTTP/1.0 200") || ready.starts_with("HTTP/1.1 200"),
@@ -268,4 +260,28 @@ fn best_paths_become_kernel_routes_that_survive_restarts_and_are_restored() -> R
         "the static route must survive"
     );
     Ok(())
+}
+
+/// GET `path` from podroute's metrics endpoint inside `node`'s namespace.
+fn http_get(node: &Node, path: &str) -> Result<String> {
+    node.exec(&[
+        "bash",
+        "-c",
+        &format!(
+            "exec 3<>/dev/tcp/127.0.0.1/9180 && printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
+        ),
+    ])
+}
+
+#[test]
+fn an_agent_with_nothing_to_install_becomes_ready() -> Result<()> {
+    // Found by hand: with no route to write, the first reconcile was never recorded and
+    // /readyz stayed 503 forever.
+    let lab = Lab::new("fibempty")?;
+    let n = lab.node("pr")?;
+    n.add_loopback("192.0.2.10/32")?;
+    let _pr = Podroute::start(&n, BgpConfig::new(AS_PR, "192.0.2.10".parse()?))?;
+    wait_for("/readyz to answer 200", Duration::from_secs(10), || {
+        Ok(http_get(&n, "/readyz").is_ok_and(|r| r.contains(" 200 ")))
+    })
 }

@@ -170,6 +170,8 @@ impl Fib {
 
     fn flush(&mut self) {
         if !self.table.has_work() {
+            // Nothing to write (an empty table, say): still reconciled.
+            self.check_reconciled();
             return;
         }
         let began = Instant::now();
@@ -219,6 +221,11 @@ impl Fib {
                 ops as f64 / took.as_secs_f64().max(1e-6)
             );
         }
+        self.check_reconciled();
+    }
+
+    /// The first time the speaker is synced and nothing is left to write.
+    fn check_reconciled(&mut self) {
         if self.table.is_synced() && !self.table.has_work() && !self.stats.reconciled {
             self.stats.reconciled = true;
             self.stats.sync_secs = self.started.elapsed().as_secs_f64();
