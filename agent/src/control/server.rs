@@ -81,7 +81,11 @@ async fn serve_with(
     loop {
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
-            p = Arc::clone(&permits).acquire_owned() => p.expect("the semaphore is never closed"),
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                // Closed only if we closed it: stop serving.
+                Err(_) => break,
+            },
         };
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,

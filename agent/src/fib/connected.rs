@@ -7,7 +7,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use bgp::types::Prefix;
 
-use super::route::{Hop, interface_index};
+use super::route::Hop;
+use crate::net::ifaddr::if_index;
 
 /// One interface address with its subnet.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,7 +71,7 @@ impl Connected {
         }
         if let Some(ll) = spec.link_local {
             let ifindex = match &spec.peer_interface {
-                Some(name) => interface_index(name),
+                Some(name) => if_index(name),
                 None => self.interface_for(spec.peer),
             };
             if let Some(ifindex) = ifindex {

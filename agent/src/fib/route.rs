@@ -70,8 +70,3 @@ pub(crate) fn interface_name(ifindex: u32) -> String {
         })
         .unwrap_or_else(|| format!("#{ifindex}"))
 }
-
-/// The interface's index, if it exists in this network namespace.
-pub(crate) fn interface_index(name: &str) -> Option<u32> {
-    nix::net::if_::if_nametoindex(name).ok()
-}

@@ -104,7 +104,11 @@ impl Server {
         loop {
             let permit = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                p = Arc::clone(&permits).acquire_owned() => p.expect("the semaphore is never closed"),
+                p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                // Closed only if we closed it: stop serving.
+                Err(_) => break,
+            },
             };
             let stream = tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -55,13 +55,7 @@ pub(crate) fn fib(r: FibReport) -> ResponseBody {
         .entries
         .into_iter()
         .map(|e| {
-            let (state, reason) = match &e.state {
-                Some(s) => {
-                    let (word, why) = s.describe();
-                    (Some(word.to_string()), why.map(str::to_string))
-                }
-                None => (None, None),
-            };
+            let (state, reason) = e.state.as_ref().map_or((None, None), words);
             FibRoute {
                 prefix: e.prefix.to_string(),
                 desired: e.desired.map(|t| t.to_string()),
@@ -351,13 +345,16 @@ fn fib_state(
         return (None, None);
     };
     match states.get(prefix) {
-        Some(s) => {
-            let (word, why) = s.describe();
-            (Some(word.to_string()), why.map(str::to_string))
-        }
+        Some(s) => words(s),
         None if matches!(best.source, Source::Local) => (None, None),
         None => (Some("pending".to_string()), None),
     }
+}
+
+/// A FIB state as the protocol carries it: its word and its reason.
+fn words(s: &FibState) -> (Option<String>, Option<String>) {
+    let (word, why) = s.describe();
+    (Some(word.to_string()), why.map(str::to_string))
 }
 
 fn rib(p: &PeerView<'_>, direction: RibDirection) -> ResponseBody {

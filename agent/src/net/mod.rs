@@ -14,7 +14,7 @@
 mod answer;
 mod conn;
 mod driver;
-mod ifaddr;
+pub(crate) mod ifaddr;
 mod md5_hint;
 pub(crate) mod sockopt;
 mod transport;

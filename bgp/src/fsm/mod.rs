@@ -330,15 +330,7 @@ impl Session {
         }
         // A connection we are still opening loses to one that is up (RFC
         // 4271 §8.2.2, Connect state, TcpConnectionConfirmed).
-        let connecting: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|c| c.state == ConnState::Connecting)
-            .map(|c| c.id)
-            .collect();
-        for c in connecting {
-            self.drop_conn(c);
-        }
+        self.drop_connecting();
         // An older inbound connection that never came up is stale: the
         // peer gave up on it.
         let stale: Vec<ConnId> = self
@@ -404,15 +396,7 @@ impl Session {
             self.connect_retry = None;
             if self.running && !self.config.passive {
                 // RFC 4271 §8.2.2: drop the attempt under way and retry.
-                let attempts: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|c| c.state == ConnState::Connecting)
-                    .map(|c| c.id)
-                    .collect();
-                for c in attempts {
-                    self.drop_conn(c);
-                }
+                self.drop_connecting();
                 if self.conns.is_empty() {
                     self.begin(now);
                 }
@@ -868,6 +852,19 @@ impl Session {
     fn record_down(&mut self, down: Down) {
         self.last_down = Some(down.clone());
         self.out.push(Output::Down(down));
+    }
+
+    /// Gives up every connection attempt still under way.
+    fn drop_connecting(&mut self) {
+        let connecting: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|c| c.state == ConnState::Connecting)
+            .map(|c| c.id)
+            .collect();
+        for c in connecting {
+            self.drop_conn(c);
+        }
     }
 
     /// Closes a connection that never came up, without a NOTIFICATION.

@@ -182,7 +182,7 @@ fn holds(c: &Condition, ctx: &RouteContext, attrs: &RouteAttrs) -> bool {
         }
         Condition::Neighbor(prefixes) => ctx
             .neighbor
-            .is_some_and(|n| prefixes.iter().any(|p| contains_addr(p, n))),
+            .is_some_and(|n| prefixes.iter().any(|p| p.contains_addr(n))),
         Condition::NextHop(prefixes) => {
             let hops: Vec<IpAddr> = match attrs.next_hop {
                 NextHop::V4(a) => vec![IpAddr::V4(a)],
@@ -192,22 +192,10 @@ fn holds(c: &Condition, ctx: &RouteContext, attrs: &RouteAttrs) -> bool {
                     .collect(),
             };
             hops.iter()
-                .any(|h| prefixes.iter().any(|p| contains_addr(p, *h)))
+                .any(|h| prefixes.iter().any(|p| p.contains_addr(*h)))
         }
         Condition::Source(s) => ctx.source == *s,
         Condition::Not(inner) => !holds(inner, ctx, attrs),
-    }
-}
-
-fn contains_addr(p: &Prefix, a: IpAddr) -> bool {
-    match (p, a) {
-        (Prefix::V4(p), IpAddr::V4(a)) => {
-            p.contains(&crate::types::Ipv4Prefix::new(a, 32).expect("/32"))
-        }
-        (Prefix::V6(p), IpAddr::V6(a)) => {
-            p.contains(&crate::types::Ipv6Prefix::new(a, 128).expect("/128"))
-        }
-        _ => false,
     }
 }
 

@@ -71,7 +71,11 @@ impl FileStore {
 
     fn write(&self, contents: &Contents) -> Result<(), StoreError> {
         let temp = self.sibling(".tmp");
-        let mut json = serde_json::to_vec_pretty(contents).expect("a state always serialises");
+        let mut json =
+            serde_json::to_vec_pretty(contents).map_err(|source| StoreError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
         json.push(b'\n');
         let mut file = File::create(&temp).map_err(self.io_error("create", &temp))?;
         file.write_all(&json)

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::*;
-use crate::fib::route::interface_index;
+use crate::net::ifaddr::if_index;
 
 const MARK: Marking = Marking {
     protocol: 44,
@@ -56,7 +56,7 @@ fn link() -> u32 {
     ip("addr add 192.0.2.1/30 dev veth-a");
     ip("addr add 198.51.100.1/24 dev veth-a");
     ip("addr add 2001:db8:0:12::1/64 dev veth-a nodad");
-    interface_index("veth-a").expect("veth a exists")
+    if_index("veth-a").expect("veth a exists")
 }
 
 fn p(s: &str) -> Prefix {
