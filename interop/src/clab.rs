@@ -49,7 +49,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::lab::valid_ifname;
 
-pub use deploy::{Convergence, Deployed, KeptLab, PingStats, SessionView};
+pub use deploy::{Convergence, Deployed, KeptLab, PingStats, SessionView, ping};
 
 /// Where the podroute image reads its configuration (`deploy/Dockerfile`'s default `CMD`).
 pub const PODROUTE_CONFIG: &str = "/etc/podroute/config.yaml";

@@ -56,34 +56,15 @@ fn ping_during(
     during: impl FnOnce(&mut Deployed) -> Result<()>,
 ) -> Result<PingStats> {
     let node = d.node(pod)?.clone();
-    let pinger = std::thread::spawn(move || -> Result<String> {
-        let deadline = count / 100 + 10;
-        let out = node.exec_output_for(
-            &[
-                "ping",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.01",
-                "-q",
-                "-W",
-                "1",
-                "-w",
-                &deadline.to_string(),
-                &to.to_string(),
-            ],
-            Duration::from_secs(u64::from(deadline) + 10),
-        )?;
-        Ok(format!("{}{}", out.stdout, out.stderr))
-    });
+    let pinger = std::thread::spawn(move || interop::clab::ping(&node, to, count));
     // Let traffic flow before the restart starts.
     std::thread::sleep(Duration::from_secs(1));
     let r = during(d);
-    let out = pinger
+    let stats = pinger
         .join()
         .map_err(|_| anyhow::anyhow!("the ping thread panicked"))??;
     r?;
-    PingStats::parse(&out)
+    Ok(stats)
 }
 
 /// The first address of a pod in `family`.

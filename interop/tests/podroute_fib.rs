@@ -26,17 +26,15 @@ fn kernel_routes(node: &Node, v6: bool) -> Result<String> {
     node.ip(&[family, "route", "show", "proto", "44"])
 }
 
+/// [`interop::wait_until`] for a condition that is simply true or not yet.
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> Result<bool>) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ok()? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    interop::wait_until(
+        what,
+        timeout,
+        || {
+            if ok()? { Ok(()) } else { bail!("not yet") }
+        },
+    )
 }
 
 /// The FIB state `show routes PREFIX -o json` gives for `prefix`.

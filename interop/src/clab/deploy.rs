@@ -355,6 +355,37 @@ impl fmt::Display for PingStats {
     }
 }
 
+/// Pings `to` from `node`: `ping -c COUNT -i 0.01 -q` (100 per second), COUNT at most
+/// 2000. Packet loss is not an error (see [`PingStats::no_loss`]); ping failing to run or
+/// printing no summary is. Blocks for the whole run, so a caller can restart things on
+/// another thread meanwhile.
+pub fn ping(node: &Node, to: IpAddr, count: u32) -> Result<PingStats> {
+    ensure!(
+        (1..=2000).contains(&count),
+        "ping: count {count} is not within 1..=2000"
+    );
+    crate::lab::require_programs(&["ping"]).context("ping is in Debian's iputils-ping package")?;
+    let seconds = u64::from(count / 100 + 10);
+    let out = node.exec_output_for(
+        &[
+            "ping",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "-q",
+            "-W",
+            "1",
+            "-w",
+            &seconds.to_string(),
+            &to.to_string(),
+        ],
+        Duration::from_secs(seconds + 10),
+    )?;
+    PingStats::parse(&format!("{}{}", out.stdout, out.stderr))
+        .with_context(|| format!("ping exited with {}", out.status))
+}
+
 impl Deployed {
     /// The topology this was deployed from.
     pub fn topology(&self) -> &Topology {
@@ -385,7 +416,9 @@ impl Deployed {
         if !self.podroutes.contains_key(name) {
             return Err(self.no_such(name, NodeRole::Podroute));
         }
-        Ok(self.podroutes.get_mut(name).expect("checked above"))
+        self.podroutes
+            .get_mut(name)
+            .ok_or_else(|| anyhow!("no podroute node {name}"))
     }
 
     /// The FRR of an FRR node.
@@ -625,26 +658,7 @@ impl Deployed {
     /// not an error (see [`PingStats::no_loss`]); ping failing to run or printing no summary
     /// is. COUNT is at most 2000 (the command's time limit is 30 s).
     pub fn ping(&self, from: &str, to: IpAddr, count: u32) -> Result<PingStats> {
-        ensure!(
-            (1..=2000).contains(&count),
-            "ping: count {count} is not within 1..=2000"
-        );
-        crate::lab::require_programs(&["ping"])
-            .context("ping is in Debian's iputils-ping package")?;
-        let node = self.node(from)?;
-        let out = node.exec_output(&[
-            "ping",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.01",
-            "-q",
-            "-W",
-            "1",
-            &to.to_string(),
-        ])?;
-        PingStats::parse(&format!("{}{}", out.stdout, out.stderr))
-            .with_context(|| format!("ping from {from} to {to} ({})", out.status))
+        ping(self.node(from)?, to, count).with_context(|| format!("ping from {from} to {to}"))
     }
 
     /// Every PID this deployment started, with a name for messages.

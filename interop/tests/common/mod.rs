@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use interop::{Community, LargeCommunity, Podroute, Prefix, Route, prefix};
+use interop::{Community, Daemon, LargeCommunity, Podroute, Prefix, Route, prefix};
 
 /// podroute's AS (4-octet).
 pub(crate) const AS_PR: u32 = 4200000001;
@@ -60,6 +60,30 @@ pub(crate) fn never_withdrawn(pr: &Podroute, p: Prefix) -> Result<()> {
         bad.is_empty(),
         "podroute withdrew {p} from the FIB:\n{}",
         bad.join("\n")
+    );
+    Ok(())
+}
+
+/// podroute says why a session with a wrong TCP-MD5 password does not come up: a log line
+/// naming the peer and TCP-MD5, and the same as the neighbor's last error in `show neighbors`,
+/// where an operator looks first.
+pub(crate) fn md5_mismatch_reported(pr: &Podroute, peer: IpAddr) -> Result<()> {
+    let address = peer.to_string();
+    pr.wait("a log line naming the peer and TCP-MD5", T, || {
+        let log = pr.full_log();
+        ensure!(
+            log.lines()
+                .any(|l| l.contains(&address) && l.contains("TCP-MD5")),
+            "no line yet"
+        );
+        Ok(())
+    })?;
+    let n = pr.neighbor_summary(peer)?;
+    ensure!(
+        n["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("TCP-MD5") && e.contains("password")),
+        "show neighbors should name TCP-MD5: {n:#}"
     );
     Ok(())
 }
