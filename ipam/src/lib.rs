@@ -8,6 +8,8 @@
 //! - [`Pool`], [`Pools`]: cluster CIDRs cut into blocks, with reserved ranges.
 //! - [`Allocator`]: allocate, look up and release a node's blocks, retrying
 //!   on conflict.
+//! - [`Pools::propose`]: the same choice for stores of one object per
+//!   block, where creating the object is the claim.
 //! - [`Store`] and its backends [`MemoryStore`], [`FileStore`],
 //!   [`StaticStore`].
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@ mod node;
 mod plan;
 mod pool;
 mod pools;
+mod proposal;
 mod state;
 mod store;
 #[cfg(test)]
@@ -29,5 +32,6 @@ pub use cidr::{Cidr, CidrError, Family};
 pub use node::{NodeName, NodeNameError};
 pub use pool::{MAX_BLOCK_BITS, Pool, PoolError};
 pub use pools::{Pools, PoolsError};
+pub use proposal::Proposal;
 pub use state::{State, Usage, Version};
 pub use store::{FileStore, MemoryStore, StaticError, StaticStore, Store, StoreError};
