@@ -39,6 +39,7 @@ pub mod bird;
 pub mod clab;
 pub mod config;
 pub mod daemon;
+pub mod fake_api;
 pub mod frr;
 pub mod gobgp;
 pub mod lab;
