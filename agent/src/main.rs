@@ -1,6 +1,7 @@
 //! `podroute`: the node routing agent and its command-line tools.
 
 mod cli;
+mod cluster;
 mod config;
 mod control;
 mod daemon;

@@ -60,6 +60,11 @@ pub(crate) struct AgentArgs {
     /// `fib.enabled` says.
     #[arg(long)]
     no_fib: bool,
+    /// podroute's namespace, where BGPPeer password Secrets are read,
+    /// instead of `kubernetes.namespace` (in a DaemonSet, from the downward
+    /// API's `metadata.namespace`).
+    #[arg(long, env = "POD_NAMESPACE", value_name = "NAMESPACE")]
+    namespace: Option<String>,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, value_enum, default_value = "text", env = "PODROUTE_LOG_FORMAT")]
     log_format: LogFormat,
@@ -93,6 +98,7 @@ impl AgentArgs {
             fib_protocol: given(&self.fib_protocol),
             no_fib: self.no_fib,
             control_socket: self.socket.clone(),
+            namespace: given(&self.namespace),
         }
     }
 }
@@ -101,6 +107,7 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let source = config::Source {
         file: args.config.clone(),
         overrides: args.overrides(),
+        cluster: None,
     };
     let config = source.load()?;
     if args.check {
@@ -190,6 +197,25 @@ fn print_summary(config: &Config) {
     match config.metrics {
         Some(a) => println!("  metrics: http://{a}/metrics"),
         None => println!("  metrics: off"),
+    }
+    if let Some(k) = &config.kubernetes {
+        let pools: Vec<String> = k
+            .pools
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(ToString::to_string)
+            .collect();
+        println!(
+            "  kubernetes: pod CIDRs from {}, pools {}, mesh {}, import guard {}, namespace {}",
+            k.pod_cidr_source.name(),
+            list_or_none(&pools),
+            k.mesh.name(),
+            if k.import_guard { "on" } else { "off" },
+            k.namespace,
+        );
+        println!(
+            "    (peers, router ID and pod CIDRs from the cluster are added when the agent runs)"
+        );
     }
     for p in &config.peers {
         let mut notes = Vec::new();
@@ -305,6 +331,7 @@ mod tests {
                 fib_protocol: Some("podroute".into()),
                 no_fib: true,
                 control_socket: Some("/tmp/podroute.sock".into()),
+                namespace: None,
             }
         );
     }

@@ -3,6 +3,7 @@
 
 mod agent;
 mod decode;
+mod ipam;
 mod output;
 mod show;
 
@@ -27,6 +28,10 @@ enum Command {
     Bgp(BgpCommand),
     /// Ask the running agent: status, neighbors, routes.
     Show(show::ShowArgs),
+    /// The cluster's pod CIDR blocks, from the API server.
+    Ipam(ipam::IpamArgs),
+    /// Print podroute's CustomResourceDefinitions (YAML), as in deploy/crds/.
+    Crds,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +46,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Agent(args) => agent::run(args),
         Command::Bgp(BgpCommand::Decode(args)) => decode::run(args),
         Command::Show(args) => show::run(args),
+        Command::Ipam(args) => ipam::run(args),
+        Command::Crds => output::print_text(&crate::cluster::resources::definitions_yaml()),
     };
     match result {
         Ok(code) => code,

@@ -31,3 +31,11 @@ macro_rules! outln {
     ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err($crate::cli::output::write_err) };
 }
 pub(crate) use outln;
+
+/// Prints `text` as it is on standard output.
+pub(crate) fn print_text(text: &str) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::Write;
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).map_err(write_err)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

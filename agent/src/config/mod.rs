@@ -1,8 +1,10 @@
 //! The agent's configuration: one YAML file, read raw, validated once into
 //! typed settings ([`Config`]). Unknown keys are errors, with their place.
 
+mod kubernetes;
+mod overlay;
 mod overrides;
-mod raw;
+pub(crate) mod raw;
 mod reload;
 mod templates;
 mod validate;
@@ -14,6 +16,8 @@ use anyhow::{Context, bail};
 use bgp::speaker::{LocalRoute, PeerConfig, SpeakerConfig};
 use bgp::types::Prefix;
 
+pub(crate) use kubernetes::{DEFAULT_NAMESPACE, KubernetesSettings, Mesh, PodCidrSource};
+pub(crate) use overlay::{ClusterOverlay, RESERVED_POLICY_PREFIX};
 pub(crate) use overrides::Overrides;
 pub(crate) use reload::plan as reload_plan;
 pub(crate) use validate::Host;
@@ -47,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) control_socket: PathBuf,
     /// Where the graceful-restart marker is kept between runs.
     pub(crate) state_dir: PathBuf,
+    /// `None`: no Kubernetes (a lab, a standalone host).
+    pub(crate) kubernetes: Option<KubernetesSettings>,
 }
 
 /// How best paths reach the kernel's routing table.
@@ -109,21 +115,44 @@ pub(crate) const DEFAULT_METRICS_LISTEN: SocketAddr =
 pub(crate) struct Source {
     pub(crate) file: Option<PathBuf>,
     pub(crate) overrides: Overrides,
+    /// What the cluster adds, once the agent has asked it.
+    pub(crate) cluster: Option<ClusterOverlay>,
 }
 
 impl Source {
     pub(crate) fn load(&self) -> anyhow::Result<Config> {
         let host = Host::lookup();
+        let (text, place) = self.text()?;
+        parse_layers(&text, &host, &self.overrides, self.cluster.as_ref())
+            .with_context(|| format!("in {place}"))
+    }
+
+    /// Only the `kubernetes` section, validated: what the agent needs to
+    /// ask the cluster for the rest.
+    pub(crate) fn kubernetes(&self) -> anyhow::Result<Option<KubernetesSettings>> {
+        let (text, place) = self.text()?;
+        let mut raw: raw::RawConfig = serde_yaml_ng::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("in {place}"))?;
+        let flags = self.overrides.apply(&mut raw);
+        let mut problems = validate::Problems::default();
+        let settings = kubernetes::validate(&mut problems, &raw);
+        report(problems, &flags).with_context(|| format!("in {place}"))?;
+        Ok(settings)
+    }
+
+    fn text(&self) -> anyhow::Result<(std::borrow::Cow<'static, str>, String)> {
         match &self.file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| {
                     format!("cannot read the configuration file {}", path.display())
                 })?;
-                parse_with(&text, &host, &self.overrides)
-                    .with_context(|| format!("in {}", path.display()))
+                Ok((text.into(), path.display().to_string()))
             }
-            None => parse_with(EMBEDDED_DEFAULT, &host, &self.overrides)
-                .context("in the embedded default configuration"),
+            None => Ok((
+                EMBEDDED_DEFAULT.into(),
+                "the embedded default configuration".to_string(),
+            )),
         }
     }
 }
@@ -133,7 +162,7 @@ impl Source {
 pub(crate) fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Source {
         file: Some(path.to_path_buf()),
-        overrides: Overrides::default(),
+        ..Source::default()
     }
     .load()
 }
@@ -143,28 +172,81 @@ pub(crate) fn parse(text: &str, host: &Host) -> anyhow::Result<Config> {
     parse_with(text, host, &Overrides::default())
 }
 
+#[cfg(test)]
+fn parse_with(text: &str, host: &Host, overrides: &Overrides) -> anyhow::Result<Config> {
+    parse_layers(text, host, overrides, None)
+}
+
+/// Parses `text` with the cluster's `overlay` over it (tests of the
+/// cluster's intent).
+#[cfg(test)]
+pub(crate) fn parse_with_overlay(
+    text: &str,
+    host: &Host,
+    overlay: &ClusterOverlay,
+) -> anyhow::Result<Config> {
+    parse_layers(text, host, &Overrides::default(), Some(overlay))
+}
+
 /// Parses `text`, puts `overrides` over it, and validates the result: one
 /// validation, so that a bad flag is reported like a bad key, beside it.
-fn parse_with(text: &str, host: &Host, overrides: &Overrides) -> anyhow::Result<Config> {
+/// The file, the flags over it, the cluster's overlay over both; then one
+/// validation.
+fn parse_layers(
+    text: &str,
+    host: &Host,
+    overrides: &Overrides,
+    cluster: Option<&ClusterOverlay>,
+) -> anyhow::Result<Config> {
     let mut raw: raw::RawConfig =
         serde_yaml_ng::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let flags = overrides.apply(&mut raw);
-    match validate::validate(raw, host) {
-        Ok(c) => Ok(c),
-        Err(problems) => {
-            let n = problems.0.len();
-            let list = problems
-                .0
-                .iter()
-                .map(|p| p.with_flag(&flags).to_string())
-                .collect::<Vec<_>>()
-                .join("\n  ");
-            bail!(
-                "{n} problem{} in the configuration:\n  {list}",
-                if n == 1 { "" } else { "s" }
-            )
+    // The `kubernetes` section and the reserved names are judged on what
+    // the operator wrote, before the cluster adds its part.
+    let mut problems = validate::Problems::default();
+    let kubernetes = kubernetes::validate(&mut problems, &raw);
+    for name in raw.policies.keys() {
+        if name.starts_with(RESERVED_POLICY_PREFIX) {
+            problems.add(
+                &format!("policies.{name}"),
+                format!("names starting with `{RESERVED_POLICY_PREFIX}` are podroute's own (the import guard); choose another"),
+            );
         }
     }
+    if let Some(overlay) = cluster {
+        for note in overlay.apply(&mut raw) {
+            tracing::warn!("{note}");
+        }
+    }
+    match validate::validate(raw, host) {
+        Ok(mut c) => {
+            report(problems, &flags)?;
+            c.kubernetes = kubernetes;
+            Ok(c)
+        }
+        Err(more) => {
+            problems.0.extend(more.0);
+            report(problems, &flags)?;
+            bail!("the configuration is not valid")
+        }
+    }
+}
+
+fn report(problems: validate::Problems, flags: &overrides::Applied) -> anyhow::Result<()> {
+    if problems.0.is_empty() {
+        return Ok(());
+    }
+    let n = problems.0.len();
+    let list = problems
+        .0
+        .iter()
+        .map(|p| p.with_flag(flags).to_string())
+        .collect::<Vec<_>>()
+        .join("\n  ");
+    bail!(
+        "{n} problem{} in the configuration:\n  {list}",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 impl Host {

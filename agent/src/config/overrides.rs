@@ -18,6 +18,8 @@ pub(crate) struct Overrides {
     pub(crate) fib_protocol: Option<String>,
     pub(crate) no_fib: bool,
     pub(crate) control_socket: Option<PathBuf>,
+    /// podroute's namespace (Secrets), from the downward API.
+    pub(crate) namespace: Option<String>,
 }
 
 /// Which keys a flag set, so that a problem with one names the flag.
@@ -72,6 +74,12 @@ impl Overrides {
         if let Some(s) = &self.control_socket {
             raw.control_socket = Some(s.clone());
             set("control_socket", "--socket");
+        }
+        // Only where the file turns Kubernetes on: the downward API sets
+        // POD_NAMESPACE in every DaemonSet pod, with or without it.
+        if let (Some(n), Some(k)) = (&self.namespace, raw.kubernetes.as_mut()) {
+            k.namespace = Some(n.clone());
+            set("kubernetes.namespace", "--namespace");
         }
         applied
     }

@@ -42,7 +42,7 @@ pub(crate) enum RawListenOrOff {
     Text(String),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
     pub(crate) node: Option<String>,
@@ -72,9 +72,43 @@ pub(crate) struct RawConfig {
     pub(crate) pod_cidrs: Vec<String>,
     pub(crate) fib: Option<RawFib>,
     pub(crate) metrics: Option<RawMetrics>,
+    /// Peers and pod CIDRs from the Kubernetes API (the DaemonSet).
+    pub(crate) kubernetes: Option<RawKubernetes>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKubernetes {
+    pub(crate) enabled: Option<bool>,
+    /// A kubeconfig file; default: in-cluster, else $KUBECONFIG or
+    /// ~/.kube/config.
+    pub(crate) kubeconfig: Option<String>,
+    /// Where BGPPeer password Secrets are read; default $POD_NAMESPACE,
+    /// else `podroute`.
+    pub(crate) namespace: Option<String>,
+    /// `ipam`, `node-spec` or `static`.
+    pub(crate) pod_cidrs: Option<String>,
+    #[serde(default)]
+    pub(crate) pools: Vec<RawPool>,
+    /// `full`, `reflectors` or `none`.
+    pub(crate) mesh: Option<String>,
+    pub(crate) reflector_label: Option<String>,
+    pub(crate) import_guard: Option<bool>,
+    pub(crate) node_max_prefix: Option<u32>,
+    pub(crate) status_interval: Option<RawDuration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPool {
+    pub(crate) cidr: String,
+    /// Default: 24 for IPv4, 64 for IPv6.
+    pub(crate) block_len: Option<u8>,
+    #[serde(default)]
+    pub(crate) reserved: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFib {
     pub(crate) enabled: Option<bool>,
@@ -85,20 +119,20 @@ pub(crate) struct RawFib {
     pub(crate) metric: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMetrics {
     pub(crate) listen: Option<RawListenOrOff>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawListen {
     pub(crate) port: Option<u16>,
     pub(crate) addresses: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGracefulRestart {
     pub(crate) restart_time: Option<RawDuration>,
@@ -106,14 +140,14 @@ pub(crate) struct RawGracefulRestart {
     pub(crate) selection_deferral: Option<RawDuration>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMultipath {
     pub(crate) max_paths: Option<usize>,
     pub(crate) relax: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawOriginate {
     pub(crate) prefix: String,
@@ -181,7 +215,7 @@ pub(crate) struct RawMaxPrefix {
     pub(crate) restart_after: Option<RawDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDynamic {
     pub(crate) range: String,
@@ -204,7 +238,7 @@ impl Default for RawDynamicTemplate {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPolicy {
     /// `accept`, `reject` (the default) or `next`.
@@ -213,7 +247,7 @@ pub(crate) struct RawPolicy {
     pub(crate) rules: Vec<RawRule>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRule {
     pub(crate) name: Option<String>,
@@ -225,7 +259,7 @@ pub(crate) struct RawRule {
     pub(crate) action: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMatch {
     /// `10.244.0.0/16`, `10.244.0.0/16 le 24`, `fd00::/8 ge 48 le 64`.
@@ -242,7 +276,7 @@ pub(crate) struct RawMatch {
     pub(crate) not: Option<Box<RawMatch>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAsPathMatch {
     pub(crate) contains: Option<RawAsn>,
@@ -252,7 +286,7 @@ pub(crate) struct RawAsPathMatch {
     pub(crate) min_length: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSet {
     pub(crate) local_pref: Option<u32>,
@@ -269,7 +303,7 @@ pub(crate) struct RawSet {
     pub(crate) prepend: Option<RawPrepend>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum RawPrepend {
     Count(u8),

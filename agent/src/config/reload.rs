@@ -60,6 +60,8 @@ pub(crate) fn plan(old: &Config, new: &Config) -> Result<Plan, Vec<String>> {
     // The FIB task and the metrics listener are set up once, at start.
     fixed("fib", old.fib == new.fib);
     fixed("metrics", old.metrics == new.metrics);
+    // The API client, the watchers and the pod CIDR claim are made once.
+    fixed("kubernetes", old.kubernetes == new.kubernetes);
     if !refused.is_empty() {
         return Err(refused);
     }

@@ -548,6 +548,7 @@ fn flags_override_the_file() {
         fib_protocol: Some("201".into()),
         no_fib: true,
         control_socket: Some("/tmp/podroute-flag.sock".into()),
+        namespace: None,
     };
     let file = format!(
         "{MINIMAL}node: node-a\npod_cidrs: [10.244.1.0/24]\nfib: {{ protocol: 45, table: 100 }}\n"
@@ -740,4 +741,111 @@ fn the_embedded_default_is_valid_and_has_no_peers() {
     assert!(c.pod_cidrs.is_empty() && c.originate.is_empty());
     assert_eq!(c.fib, FibSettings::default());
     assert_eq!(c.metrics, Some(DEFAULT_METRICS_LISTEN));
+}
+
+const KUBE_POOLS: &str = "node: node-a\nkubernetes:\n  pools:\n    - cidr: 10.244.0.0/16\n    - cidr: fd00:10:244::/48\n";
+
+#[test]
+fn kubernetes_mode_follows_what_is_written() {
+    use crate::config::{Mesh, PodCidrSource};
+    let k = ok(KUBE_POOLS).kubernetes.unwrap();
+    assert_eq!(k.pod_cidr_source, PodCidrSource::Ipam);
+    assert_eq!(k.mesh, Mesh::Full);
+    assert!(k.import_guard);
+    let pools: Vec<String> = k.pools.unwrap().iter().map(|p| p.to_string()).collect();
+    assert_eq!(pools.len(), 2, "{pools:?}");
+    let blocks: Vec<u8> = ok(KUBE_POOLS)
+        .kubernetes
+        .unwrap()
+        .pools
+        .unwrap()
+        .iter()
+        .map(|p| p.block_len())
+        .collect();
+    assert_eq!(blocks, [24, 64], "default block sizes per family");
+
+    let k = ok(&format!("{KUBE_POOLS}pod_cidrs: [10.244.7.0/24]\n"))
+        .kubernetes
+        .unwrap();
+    assert_eq!(k.pod_cidr_source, PodCidrSource::Static);
+    let k = ok("node: node-a\nkubernetes: { import_guard: false }\n")
+        .kubernetes
+        .unwrap();
+    assert_eq!(k.pod_cidr_source, PodCidrSource::NodeSpec);
+    assert!(ok("kubernetes: { enabled: false }\n").kubernetes.is_none());
+    assert!(ok("").kubernetes.is_none());
+}
+
+#[test]
+fn kubernetes_problems_say_what_to_write() {
+    let text = problems("kubernetes:\n  pod_cidrs: ipam\n  mesh: partial\n");
+    for expected in [
+        "node: missing: with `kubernetes` on, the agent needs its Node's name",
+        "kubernetes.pools: `pod_cidrs: ipam` cuts blocks from pools",
+        "kubernetes.mesh: `partial` is not a mesh",
+        "kubernetes.pools: the import guard accepts only prefixes inside the cluster pools",
+    ] {
+        assert!(text.contains(expected), "{expected}\nnot in\n{text}");
+    }
+    let text = problems("node: a\nkubernetes: { pod_cidrs: static, import_guard: false }\n");
+    assert!(
+        text.contains("pod_cidrs: `kubernetes.pod_cidrs: static` needs"),
+        "{text}"
+    );
+    let text = problems(&format!(
+        "{KUBE_POOLS}policies:\n  podroute-guard: {{ default: accept }}\n"
+    ));
+    assert!(
+        text.contains("policies.podroute-guard: names starting with `podroute-`"),
+        "{text}"
+    );
+    let text =
+        problems("node: a\nkubernetes:\n  pools: [{ cidr: 10.244.0.0/16, block_len: 12 }]\n");
+    assert!(text.contains("kubernetes.pools[0]"), "{text}");
+}
+
+#[test]
+fn the_cluster_overlay_adds_peers_and_cidrs_and_the_file_wins() {
+    use crate::config::ClusterOverlay;
+    use crate::config::raw::RawPeer;
+    let overlay = ClusterOverlay {
+        router_id: Some("192.0.2.77".parse().unwrap()),
+        pod_cidrs: Some(vec!["10.244.3.0/24".into()]),
+        peers: vec![
+            RawPeer {
+                address: Some("192.0.2.1".into()),
+                remote_as: Some(crate::config::raw::RawAsn::Text("internal".into())),
+                ..RawPeer::default()
+            },
+            RawPeer {
+                address: Some("192.0.2.2".into()),
+                remote_as: Some(crate::config::raw::RawAsn::Number(65002)),
+                ..RawPeer::default()
+            },
+        ],
+        policies: Default::default(),
+    };
+    let file = format!(
+        "asn: 64512\nrouter_id: auto\n{KUBE_POOLS}peers:\n  - address: 192.0.2.2\n    remote_as: 65099\n"
+    );
+    let c = crate::config::parse_with_overlay(&file, &Host::default(), &overlay).unwrap();
+    assert_eq!(c.speaker.router_id.to_string(), "192.0.2.77");
+    assert_eq!(
+        c.pod_cidrs
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        ["10.244.3.0/24"]
+    );
+    let peers: Vec<(String, String)> = c
+        .peers
+        .iter()
+        .map(|p| (p.address.to_string(), format!("{:?}", p.remote_as)))
+        .collect();
+    assert_eq!(peers.len(), 2);
+    assert!(
+        peers[0].0 == "192.0.2.2" && peers[0].1.contains("65099"),
+        "{peers:?}"
+    );
+    assert_eq!(peers[1].0, "192.0.2.1");
 }

@@ -60,7 +60,7 @@ impl fmt::Display for Problem {
 impl Problems {
     /// Records a problem once: a template's bad setting is found again in
     /// every peer that uses it.
-    fn add(&mut self, at: &str, what: impl std::fmt::Display) {
+    pub(crate) fn add(&mut self, at: &str, what: impl std::fmt::Display) {
         let problem = Problem {
             at: at.to_string(),
             what: what.to_string(),
@@ -71,7 +71,7 @@ impl Problems {
     }
 
     /// Keeps `Ok` values; records `Err`s.
-    fn take<T, E: std::fmt::Display>(&mut self, at: &str, r: Result<T, E>) -> Option<T> {
+    pub(crate) fn take<T, E: std::fmt::Display>(&mut self, at: &str, r: Result<T, E>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -345,6 +345,8 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
             .control_socket
             .unwrap_or_else(|| PathBuf::from(crate::control::DEFAULT_SOCKET)),
         state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR)),
+        // Validated by [`super::kubernetes`], before the cluster's overlay.
+        kubernetes: None,
     })
 }
 

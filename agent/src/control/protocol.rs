@@ -42,6 +42,9 @@ pub enum Query {
     /// Administrative Shutdown and withdraws our routes at once, and no
     /// graceful-restart marker is left. `podroute agent --cleanup` sends it.
     Decommission,
+    /// Pod CIDR allocation: the mode, this node's CIDRs, the pools' usage
+    /// and every block of the cluster (`ipam` mode).
+    Ipam,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +76,7 @@ pub enum ResponseBody {
         entries: Vec<RibEntry>,
     },
     Fib(Box<FibView>),
+    Ipam(Box<IpamView>),
     /// The agent is stopping.
     Stopping {
         message: String,
@@ -80,6 +84,38 @@ pub enum ResponseBody {
     Error {
         message: String,
     },
+}
+
+/// `show ipam` and `podroute ipam list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpamView {
+    /// Where pod CIDRs come from: ipam, node-spec, static.
+    pub mode: String,
+    pub node: Option<String>,
+    /// This node's pod CIDRs.
+    pub node_cidrs: Vec<String>,
+    /// In pool order (`ipam` mode only).
+    pub pools: Vec<PoolUsage>,
+    /// Every block of the cluster, in address order (`ipam` mode only).
+    pub blocks: Vec<BlockEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUsage {
+    pub pool: String,
+    pub block_len: u8,
+    pub allocated: u64,
+    pub reserved: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockEntry {
+    pub cidr: String,
+    pub node: String,
+    pub pool: String,
+    /// When it was claimed (RFC 3339).
+    pub created: Option<String>,
 }
 
 /// `show fib`.

@@ -23,6 +23,23 @@ use crate::net::{Driver, DriverParts};
 /// again, flags included.
 pub(crate) use crate::config::Source;
 
+/// The next overlay from the cluster's watchers; never, without Kubernetes;
+/// `None` when the watchers are gone.
+async fn overlay_changed(
+    overlays: &mut Option<(
+        tokio::sync::watch::Receiver<crate::config::ClusterOverlay>,
+        tokio::task::JoinHandle<()>,
+    )>,
+) -> Option<crate::config::ClusterOverlay> {
+    match overlays {
+        None => std::future::pending().await,
+        Some((rx, _)) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => None,
+        },
+    }
+}
+
 /// Runs the agent until a stop signal.
 pub(crate) fn run(source: Source, config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -34,11 +51,28 @@ pub(crate) fn run(source: Source, config: Config) -> anyhow::Result<()> {
     runtime.block_on(run_async(source, config))
 }
 
-async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
+async fn run_async(mut source: Source, mut config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+
+    // Kubernetes first: the pod CIDRs, the router ID and the peers it
+    // gives are part of the configuration the speaker starts with.
+    let mut cluster = None;
+    if let Some(settings) = config.kubernetes.clone() {
+        let node = config.node.clone().unwrap_or_default();
+        let started = tokio::select! {
+            r = crate::cluster::start(&settings, &node, &config, shutdown.clone()) => r?,
+            _ = sigterm.recv() => { info!("SIGTERM before the cluster answered: stopping"); return Ok(()) }
+            _ = sigint.recv() => { info!("SIGINT before the cluster answered: stopping"); return Ok(()) }
+        };
+        source.cluster = Some(started.overlay.borrow().clone());
+        config = source
+            .load()
+            .context("the configuration with the cluster's peers and pod CIDRs is not valid")?;
+        cluster = Some(started);
+    }
 
     match restart_marker::take(&config.state_dir, SystemTime::now()) {
         restart_marker::Start::Cold => info!("cold start"),
@@ -95,13 +129,25 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
         "starting podroute {}",
         env!("CARGO_PKG_VERSION")
     );
-    if config.peers.is_empty() && config.speaker.dynamic_neighbors.is_empty() {
+    if config.peers.is_empty()
+        && config.speaker.dynamic_neighbors.is_empty()
+        && config.kubernetes.is_none()
+    {
         warn!(
             "no peers configured: add `peers:` to a configuration file and run `podroute agent --config FILE`"
         );
     }
 
     let (control_tx, control_rx) = mpsc::channel(64);
+    let ipam_view = cluster.as_ref().and_then(|c| c.ipam.clone());
+    let mut overlays = match cluster {
+        Some(c) => {
+            let status =
+                crate::cluster::status::spawn_for(&c, control_tx.clone(), shutdown.clone());
+            Some((c.overlay, status))
+        }
+        None => None,
+    };
     let (reload_tx, reload_rx) = mpsc::channel(4);
     // metrics: bound before the driver starts sessions, so a taken port
     // stops the agent at once.
@@ -119,6 +165,7 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
         metrics: metrics_rx,
         reload: reload_rx,
         fib,
+        ipam: ipam_view,
         shutdown: shutdown.clone(),
     })
     .await?;
@@ -142,6 +189,22 @@ async fn run_async(source: Source, mut config: Config) -> anyhow::Result<()> {
                     _ = sighup.recv() => match source.load() {
                         Ok(c) => { let _ = reload_tx.send(c).await; }
                         Err(e) => error!("SIGHUP: the configuration was not reloaded: {e:#}"),
+                    },
+                    changed = overlay_changed(&mut overlays) => match changed {
+                        Some(overlay) => {
+                            // The whole configuration again, the file
+                            // included: the reload plan then touches only
+                            // the sessions the cluster change concerns.
+                            source.cluster = Some(overlay);
+                            match source.load() {
+                                Ok(c) => { let _ = reload_tx.send(c).await; }
+                                Err(e) => error!("the cluster changed, but the result is not a valid configuration; keeping the running one: {e:#}"),
+                            }
+                        }
+                        None => {
+                            error!("the Kubernetes watchers stopped; stopping the agent so that the DaemonSet restarts it");
+                            break;
+                        }
                     },
                     _ = shutdown.cancelled() => break,
                 }

@@ -11,7 +11,7 @@ use bgp::wire::NextHop;
 
 use crate::config::Config;
 use crate::control::protocol::{
-    FamilyCounts, FibRoute, FibView, NeighborDetail, NeighborSummary, PathEntry, Query,
+    FamilyCounts, FibRoute, FibView, IpamView, NeighborDetail, NeighborSummary, PathEntry, Query,
     ResponseBody, RibDirection, RibEntry, RouteEntry, Status,
 };
 use crate::fib::{FibReport, FibState};
@@ -43,10 +43,30 @@ pub(crate) fn answer(
             Some(p) => rib(&p, direction),
         },
         // The driver handles these itself.
-        Query::Fib | Query::Decommission => ResponseBody::Error {
+        Query::Fib | Query::Decommission | Query::Ipam => ResponseBody::Error {
             message: "internal: answered by the driver".into(),
         },
     }
+}
+
+/// `show ipam`: the cluster's blocks as the IPAM keeper last saw them
+/// (`ipam` mode), with this node's pod CIDRs as the agent advertises them.
+pub(crate) fn ipam(config: &Config, blocks: Option<IpamView>) -> IpamView {
+    let mode = config
+        .kubernetes
+        .as_ref()
+        .map_or("file", |k| k.pod_cidr_source.name());
+    let mut view = blocks.unwrap_or_else(|| IpamView {
+        mode: String::new(),
+        node: None,
+        node_cidrs: Vec::new(),
+        pools: Vec::new(),
+        blocks: Vec::new(),
+    });
+    view.mode = mode.to_string();
+    view.node = config.node.clone();
+    view.node_cidrs = config.pod_cidrs.iter().map(ToString::to_string).collect();
+    view
 }
 
 /// `show fib`, from the FIB's report.

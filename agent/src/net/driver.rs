@@ -48,6 +48,9 @@ pub(crate) struct DriverParts {
     pub(crate) reload: mpsc::Receiver<Config>,
     /// The kernel FIB, unless `fib.enabled` is off.
     pub(crate) fib: Option<crate::fib::Handle>,
+    /// The cluster's pod CIDR blocks as the IPAM keeper sees them
+    /// (`kubernetes.pod_cidrs: ipam`), for `show ipam`.
+    pub(crate) ipam: Option<tokio::sync::watch::Receiver<crate::control::protocol::IpamView>>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -79,6 +82,7 @@ pub(crate) struct Driver {
     metrics_rx: mpsc::Receiver<crate::metrics::Request>,
     metrics: crate::metrics::Recorder,
     fib: Option<FibLink>,
+    ipam: Option<tokio::sync::watch::Receiver<crate::control::protocol::IpamView>>,
     /// Stopping for good (`podroute agent --cleanup`), not for a restart.
     decommissioned: bool,
 }
@@ -108,6 +112,7 @@ impl Driver {
             metrics: metrics_rx,
             reload,
             fib,
+            ipam,
             shutdown,
         } = parts;
         let now = Instant::now();
@@ -155,6 +160,7 @@ impl Driver {
             next_inbound: 0,
             metrics_rx,
             metrics: crate::metrics::Recorder::new(now, fib.is_some()),
+            ipam,
             fib: fib.map(|h| FibLink {
                 commands: h.commands,
                 updates: h.updates,
@@ -354,6 +360,12 @@ impl Driver {
                     });
                 }
             }
+            return;
+        }
+        if matches!(query, Query::Ipam) {
+            let view =
+                super::answer::ipam(&self.config, self.ipam.as_ref().map(|r| r.borrow().clone()));
+            let _ = reply.send(ResponseBody::Ipam(Box::new(view)));
             return;
         }
         let fib_states = self.fib.as_ref().map(|f| &f.states);

@@ -7,6 +7,6 @@ use std::io::Write;
 use crate::cli::output::outln;
 use crate::control::protocol::ResponseBody;
 
-pub(super) fn print(out: &mut impl Write, body: &ResponseBody) -> anyhow::Result<()> {
+pub(crate) fn print(out: &mut impl Write, body: &ResponseBody) -> anyhow::Result<()> {
     outln!(out, "{}", serde_json::to_string_pretty(body)?)
 }

@@ -1,8 +1,8 @@
 //! `podroute show ...`: asks the running agent over its control socket and
 //! prints the answer as tables (`text`) or as the protocol's JSON (`json`).
 
-mod json;
-mod text;
+pub(crate) mod json;
+pub(crate) mod text;
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -22,6 +22,7 @@ EXAMPLES:
     podroute show neighbors
     podroute show routes --all 10.244.2.0/24
     podroute show fib
+    podroute show ipam
     podroute show rib in 10.0.0.2 -o json | jq '.entries | length'
 
 The control socket is root-only: run with sudo. Exit status: 0 when the
@@ -70,6 +71,9 @@ enum ShowCommand {
     Rib(RibCommand),
     /// Kernel routes: what podroute wants against what the kernel has, and why anything is not installed.
     Fib,
+    /// Pod CIDRs: the mode, this node's CIDRs, the pools' usage and every
+    /// block of the cluster (`ipam` mode).
+    Ipam,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +95,7 @@ impl ShowCommand {
         match self {
             ShowCommand::Status => Query::Status,
             ShowCommand::Fib => Query::Fib,
+            ShowCommand::Ipam => Query::Ipam,
             ShowCommand::Neighbors => Query::Neighbors,
             ShowCommand::Neighbor { address } => Query::Neighbor { address },
             ShowCommand::Routes { all, prefix } => Query::Routes { all, prefix },
@@ -136,6 +141,7 @@ fn check_kind(query: &Query, body: &ResponseBody) -> anyhow::Result<()> {
             | (Query::Routes { .. }, ResponseBody::Routes { .. })
             | (Query::Rib { .. }, ResponseBody::Rib { .. })
             | (Query::Fib, ResponseBody::Fib(_))
+            | (Query::Ipam, ResponseBody::Ipam(_))
     );
     if !ok {
         let name = |v: serde_json::Value, tag: &str| {

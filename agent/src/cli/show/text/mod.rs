@@ -3,6 +3,7 @@
 //! of aligned labels for one object, ages as `00:05:12` or `1d02h03m`.
 
 mod fib;
+pub(crate) mod ipam;
 mod neighbor;
 mod neighbors;
 mod rib;
@@ -31,6 +32,7 @@ pub(super) fn print(
     match (query, body) {
         (_, ResponseBody::Status(s)) => status::print(out, s),
         (_, ResponseBody::Fib(f)) => fib::print(out, f),
+        (_, ResponseBody::Ipam(v)) => ipam::print(out, v),
         (_, ResponseBody::Neighbors { neighbors }) => neighbors::print(out, neighbors),
         (_, ResponseBody::Neighbor(n)) => neighbor::print(out, n),
         (Query::Routes { prefix, .. }, ResponseBody::Routes { routes }) => {
