@@ -439,6 +439,29 @@ impl Node {
         process::run(&self.netns_argv(argv), timeout)
     }
 
+    /// A TCP listener bound to `addr` inside the namespace, for a server the test process
+    /// runs itself (the fake API server) that the nodes must reach. A socket keeps the
+    /// namespace it was made in, so only a short-lived thread enters the namespace: the
+    /// test's own threads stay where they are.
+    pub fn bind_tcp(&self, addr: std::net::SocketAddr) -> Result<std::net::TcpListener> {
+        let path = Path::new("/var/run/netns").join(&self.inner.netns);
+        let node = self.inner.name.clone();
+        std::thread::spawn(move || -> Result<std::net::TcpListener> {
+            let ns = fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&ns),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .with_context(|| format!("enter the namespace of node {node}"))?;
+            let listener = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("bind {addr} on node {node}"))?;
+            listener.set_nonblocking(true)?;
+            Ok(listener)
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread binding {addr} panicked"))?
+    }
+
     /// Runs `ip -n NETNS ARGS...`.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
         let mut argv = vec!["ip", "-n", &self.inner.netns];
