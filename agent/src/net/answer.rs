@@ -320,10 +320,15 @@ fn routes(
         },
     };
     let all = all || filter.is_some();
-    let routes = speaker
+    // The RIB is a hash table: sorted here, as routing tables print.
+    let mut dests: Vec<_> = speaker
         .rib()
         .iter()
         .filter(|(p, _)| filter.is_none_or(|f| **p == f))
+        .collect();
+    dests.sort_unstable_by_key(|(p, _)| **p);
+    let routes = dests
+        .into_iter()
         .filter_map(|(prefix, dest)| {
             let best = dest.best()?;
             let mut paths = vec![path_entry(speaker, best, true, now)];
@@ -390,12 +395,16 @@ fn rib(p: &PeerView<'_>, direction: RibDirection) -> ResponseBody {
         large_communities: a.large_communities.iter().map(|c| c.to_string()).collect(),
     };
     match direction {
-        RibDirection::Out => ResponseBody::Rib {
-            entries: p
-                .adj_rib_out()
-                .map(|(prefix, a)| entry(prefix, None, a))
-                .collect(),
-        },
+        RibDirection::Out => {
+            let mut out: Vec<_> = p.adj_rib_out().collect();
+            out.sort_unstable_by_key(|(prefix, _)| **prefix);
+            ResponseBody::Rib {
+                entries: out
+                    .into_iter()
+                    .map(|(prefix, a)| entry(prefix, None, a))
+                    .collect(),
+            }
+        }
         RibDirection::In if !p.config().keep_received => ResponseBody::Error {
             message: format!(
                 "routes received from {} are not kept before policy; set `keep_received: true` on the peer, or see what was accepted with `podroute show routes --all`",

@@ -126,6 +126,29 @@ pub struct Policy {
     pub default: Fallthrough,
 }
 
+impl Condition {
+    /// Whether it can hold for one prefix and not another of the same
+    /// family, with the same attributes, neighbour and source.
+    fn looks_at_prefix(&self) -> bool {
+        match self {
+            Condition::Prefix(_) => true,
+            Condition::Not(c) => c.looks_at_prefix(),
+            _ => false,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether the outcome may depend on the prefix beyond its family. If
+    /// not, the speaker runs the policy once per attribute set, not once per
+    /// prefix: a full table with one attribute set is one evaluation.
+    pub fn looks_at_prefix(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.conditions.iter().any(Condition::looks_at_prefix))
+    }
+}
+
 /// What a policy may look at besides the attributes.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteContext {

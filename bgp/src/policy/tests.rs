@@ -191,3 +191,32 @@ fn every_action() {
     apply(&Action::ClearCommunities, &c, &mut a);
     assert!(a.communities.is_empty());
 }
+
+/// The speaker evaluates a prefix-free chain once per attribute set: only a
+/// prefix condition, at any depth, makes a policy look at prefixes.
+#[test]
+fn only_prefix_conditions_look_at_prefixes() {
+    let communities = policy(
+        vec![rule(
+            vec![
+                Condition::Community(vec![Community::from_parts(65002, 1)]),
+                Condition::Family(crate::types::Family::IPV4_UNICAST),
+                Condition::Not(Box::new(Condition::Source(RouteSource::Local))),
+            ],
+            vec![Action::LocalPref(200)],
+            Some(Verdict::Accept),
+        )],
+        Fallthrough::Reject,
+    );
+    assert!(!communities.looks_at_prefix());
+    let set = PrefixSet(vec![range("10.244.0.0/16", None, Some(24))]);
+    let prefixes = policy(
+        vec![rule(
+            vec![Condition::Not(Box::new(Condition::Prefix(set)))],
+            vec![],
+            Some(Verdict::Reject),
+        )],
+        Fallthrough::Accept,
+    );
+    assert!(prefixes.looks_at_prefix());
+}

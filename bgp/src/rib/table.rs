@@ -1,10 +1,11 @@
 //! The Loc-RIB: every usable path to every destination, the best one
 //! chosen, and the ECMP set.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
+use indexmap::IndexMap;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::attrs::SharedAttrs;
 use super::decision::{Candidate, DecisionConfig, LossReason, Origin, decide};
@@ -43,14 +44,15 @@ pub struct Path {
 /// A path's identity within a destination.
 type PathKey = (Source, Option<PathId>);
 
-/// All paths to one prefix.
+/// All paths to one prefix. Most prefixes have one path: it is kept
+/// inline, so a destination costs no allocation of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dest {
-    pub paths: Vec<Path>,
+    pub paths: SmallVec<[Path; 1]>,
     /// The last decision: best first, then the rest of the multipath set,
     /// each with the attributes it had then. Kept by key, not index, so
     /// paths may come and go before the next decision.
-    selected: Vec<(PathKey, SharedAttrs)>,
+    selected: SmallVec<[(PathKey, SharedAttrs); 1]>,
 }
 
 impl Dest {
@@ -82,10 +84,21 @@ pub enum Change {
     None,
 }
 
-/// The Loc-RIB, for IPv4 and IPv6 unicast.
+/// The hasher of the speaker's per-prefix tables: fast, and seeded the same
+/// in every run, so the speaker stays deterministic (its tables iterate in
+/// the same order for the same inputs). Peers are configured and bounded by
+/// max-prefix, which is what stands between them and crafted collisions.
+pub type PrefixHasher = foldhash::fast::FixedState;
+
+/// The Loc-RIB, for IPv4 and IPv6 unicast, in no particular order (whoever
+/// shows it sorts what it shows): relaying a full table is lookups by
+/// prefix. An index map, not a plain hash table: the destinations sit dense
+/// in one vector and the hash table holds only their positions, so a
+/// million destinations do not cost a power-of-two table of them, half
+/// empty, copied whole at each growth.
 #[derive(Debug, Default)]
 pub struct LocRib {
-    dests: BTreeMap<Prefix, Dest>,
+    dests: IndexMap<Prefix, Dest, PrefixHasher>,
 }
 
 impl LocRib {
@@ -218,29 +231,40 @@ impl LocRib {
         };
         if dest.paths.is_empty() {
             let had_best = !dest.selected.is_empty();
-            self.dests.remove(prefix);
+            // Order means nothing here: the last one takes the hole.
+            self.dests.swap_remove(prefix);
             return if had_best { Change::Best } else { Change::None };
         }
-        let candidates: Vec<Candidate<'_>> = dest
-            .paths
-            .iter()
-            .map(|p| Candidate {
-                attrs: &p.attrs,
-                origin: origin(p.source),
-                path_id: p.path_id,
-            })
-            .collect();
-        let decision = decide(&candidates, cfg);
-        for (i, p) in dest.paths.iter_mut().enumerate() {
-            p.lost = decision.lost[i];
-            p.multipath = decision.multipath.contains(&i);
-        }
-        let selected: Vec<(PathKey, SharedAttrs)> = decision
-            .multipath
-            .iter()
-            .filter_map(|&i| dest.paths.get(i))
-            .map(|p| ((p.source, p.path_id), p.attrs.clone()))
-            .collect();
+        let selected: SmallVec<[(PathKey, SharedAttrs); 1]> = if dest.paths.len() == 1 {
+            // One path: it is the best and the whole multipath set, with no
+            // comparison to make (what `decide` would say, without its
+            // allocations: the common case of a relayed table).
+            let p = &mut dest.paths[0];
+            p.lost = None;
+            p.multipath = true;
+            smallvec::smallvec![((p.source, p.path_id), p.attrs.clone())]
+        } else {
+            let candidates: Vec<Candidate<'_>> = dest
+                .paths
+                .iter()
+                .map(|p| Candidate {
+                    attrs: &p.attrs,
+                    origin: origin(p.source),
+                    path_id: p.path_id,
+                })
+                .collect();
+            let decision = decide(&candidates, cfg);
+            for (i, p) in dest.paths.iter_mut().enumerate() {
+                p.lost = decision.lost[i];
+                p.multipath = decision.multipath.contains(&i);
+            }
+            decision
+                .multipath
+                .iter()
+                .filter_map(|&i| dest.paths.get(i))
+                .map(|p| ((p.source, p.path_id), p.attrs.clone()))
+                .collect()
+        };
         // The same paths with the very same attributes: nothing to tell.
         let same = selected.len() == dest.selected.len()
             && selected

@@ -2,22 +2,29 @@
 //! attributes (RFC 4271 §5, §9.1.3; RFC 4456 §8), after export policy;
 //! diffed against the Adj-RIB-Out and sent packed by attribute set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
+use indexmap::map::Entry;
 
 use super::peer::{LocalEnd, Up};
 use super::{PeerEventKind, Speaker};
 use crate::policy::{self, RouteContext, RouteSource, Verdict};
-use crate::rib::{PeerId, SharedAttrs, Source, prefix_family};
+use crate::rib::{PeerId, PrefixHasher, SharedAttrs, Source, prefix_family};
 use crate::types::{Afi, Community, Family, PathId, Prefix};
 use crate::wire::{
     Message, NextHop, Nlri, RefreshSubtype, RouteRefresh, SessionContext, Update, UpdatePacker,
     attributes_for_two_octet_peer,
 };
+
+/// A best path's attribute set (by identity: interned, and alive for the
+/// whole flush), its source and its family.
+type ExportKey = (usize, Source, Family);
+/// What [`Speaker::export_for`] says.
+type Exported = Result<Option<SharedAttrs>, Family>;
 
 /// Announcements grouped by attribute set (pointer identity: the sets are
 /// interned), and withdrawals, per family.
@@ -25,6 +32,31 @@ use crate::wire::{
 struct Batch {
     announce: BTreeMap<(Family, usize), (SharedAttrs, Vec<Prefix>)>,
     withdraw: BTreeMap<Family, Vec<Prefix>>,
+    /// The group of the last announcement: a table's prefixes come in runs
+    /// sharing one set, so most need no lookup at all.
+    last: Option<(Family, usize)>,
+    run: Vec<Prefix>,
+}
+
+impl Batch {
+    fn announce(&mut self, key: (Family, usize), attrs: SharedAttrs, prefix: Prefix) {
+        if self.last != Some(key) {
+            self.close_run();
+            self.last = Some(key);
+            self.announce
+                .entry(key)
+                .or_insert_with(|| (attrs, Vec::new()));
+        }
+        self.run.push(prefix);
+    }
+
+    fn close_run(&mut self) {
+        if let Some(key) = self.last.take()
+            && let Some((_, list)) = self.announce.get_mut(&key)
+        {
+            list.append(&mut self.run);
+        }
+    }
 }
 
 impl Speaker {
@@ -49,13 +81,38 @@ impl Speaker {
                 .filter(|prefix| families.is_some_and(|f| f.contains(prefix_family(prefix))))
                 .collect()
         } else {
-            std::mem::take(&mut p.pending).into_iter().collect()
+            p.pending.take()
         };
 
         let mut batch = Batch::default();
         let mut no_next_hop = Vec::new();
+        // What goes out depends on the best path's attributes and source,
+        // the family, the peer and the export chain; unless the chain looks
+        // at prefixes, once per attribute set is enough.
+        let prefix_free = self.export_prefix_free(pid);
+        let mut memo: HashMap<ExportKey, Exported, PrefixHasher> = HashMap::default();
         for prefix in candidates {
-            let desired = match self.export_for(pid, &prefix) {
+            let key = prefix_free
+                .then(|| self.rib.get(&prefix).and_then(|d| d.best()))
+                .flatten()
+                .map(|b| {
+                    (
+                        Arc::as_ptr(&b.attrs) as usize,
+                        b.source,
+                        prefix_family(&prefix),
+                    )
+                });
+            let exported = match key.and_then(|k| memo.get(&k)) {
+                Some(e) => e.clone(),
+                None => {
+                    let e = self.export_for(pid, &prefix);
+                    if let Some(k) = key {
+                        memo.insert(k, e.clone());
+                    }
+                    e
+                }
+            };
+            let desired = match exported {
                 Ok(d) => d,
                 Err(family) => {
                     if !no_next_hop.contains(&family) {
@@ -68,27 +125,29 @@ impl Speaker {
                 return;
             };
             let family = prefix_family(&prefix);
-            match (desired, p.adj_out.get(&prefix)) {
-                (Some(a), Some(b)) if Arc::ptr_eq(&a, b) || a == *b => {}
-                (Some(a), _) => {
-                    p.adj_out.insert(prefix, a.clone());
-                    batch
-                        .announce
-                        .entry((family, Arc::as_ptr(&a) as usize))
-                        .or_insert_with(|| (a, Vec::new()))
-                        .1
-                        .push(prefix);
+            match desired {
+                Some(a) => match p.adj_out.entry(prefix) {
+                    Entry::Occupied(b) if Arc::ptr_eq(&a, b.get()) || a == *b.get() => {}
+                    Entry::Occupied(mut b) => {
+                        b.insert(a.clone());
+                        batch.announce((family, Arc::as_ptr(&a) as usize), a, prefix);
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(a.clone());
+                        batch.announce((family, Arc::as_ptr(&a) as usize), a, prefix);
+                    }
+                },
+                None => {
+                    if p.adj_out.swap_remove(&prefix).is_some() {
+                        batch.withdraw.entry(family).or_default().push(prefix);
+                    }
                 }
-                (None, Some(_)) => {
-                    p.adj_out.remove(&prefix);
-                    batch.withdraw.entry(family).or_default().push(prefix);
-                }
-                (None, None) => {}
             }
         }
         for family in no_next_hop {
             self.event(pid, PeerEventKind::NoNextHop { family });
         }
+        batch.close_run();
         self.send_batch(now, pid, batch);
 
         let Some(p) = self.peers.get_mut(&pid) else {
@@ -192,6 +251,20 @@ impl Speaker {
                 },
             );
         }
+    }
+
+    /// Whether the export chain of `pid` may treat two prefixes of one
+    /// family with the same best path differently.
+    fn export_prefix_free(&self, pid: PeerId) -> bool {
+        let Some(p) = self.peers.get(&pid) else {
+            return false;
+        };
+        p.config.export.iter().flatten().all(|name| {
+            self.cfg
+                .policies
+                .get(name)
+                .is_some_and(|policy| !policy.looks_at_prefix())
+        })
     }
 
     /// The attributes `prefix` goes to `pid` with, or `None` if it does not

@@ -14,6 +14,17 @@ use crate::wire::{
     RouteRefresh, SessionContext, Update,
 };
 
+/// The import verdict for one attribute set from one peer, reused for
+/// every prefix of an UPDATE while the import chain does not look at
+/// prefixes. Cleared at each UPDATE, so policy changes always apply.
+#[derive(Debug)]
+pub(super) struct ImportMemo {
+    peer: PeerId,
+    family: Family,
+    base: SharedAttrs,
+    result: Option<SharedAttrs>,
+}
+
 /// NLRI sharing one next hop.
 type Group = (NextHop, Vec<(Prefix, Option<PathId>)>);
 
@@ -34,6 +45,8 @@ impl Speaker {
             return;
         }
         p.counters.updates_received += 1;
+        // Policies may have changed since the last UPDATE.
+        self.import_memo = None;
         if let Some(family) = u.end_of_rib() {
             self.end_of_rib(now, pid, family);
             return;
@@ -239,6 +252,14 @@ impl Speaker {
         prefix: Prefix,
         base: &SharedAttrs,
     ) -> Option<SharedAttrs> {
+        let family = prefix_family(&prefix);
+        if let Some(m) = &self.import_memo
+            && m.peer == pid
+            && m.family == family
+            && std::sync::Arc::ptr_eq(&m.base, base)
+        {
+            return m.result.clone();
+        }
         let p = self.peers.get(&pid)?;
         let internal = p.internal();
         let chain = match &p.config.import {
@@ -262,12 +283,22 @@ impl Speaker {
             local_as: self.cfg.asn,
             self_next_hop: None,
         };
+        let prefix_free = !chain.iter().any(|p| p.looks_at_prefix());
         let mut attrs = (**base).clone();
-        match policy::evaluate(chain, &ctx, &mut attrs) {
+        let result = match policy::evaluate(chain, &ctx, &mut attrs) {
             Verdict::Reject => None,
             Verdict::Accept if attrs == **base => Some(base.clone()),
             Verdict::Accept => Some(self.interner.intern(attrs)),
+        };
+        if prefix_free {
+            self.import_memo = Some(ImportMemo {
+                peer: pid,
+                family,
+                base: base.clone(),
+                result: result.clone(),
+            });
         }
+        result
     }
 
     pub(super) fn withdraw_path(&mut self, pid: PeerId, prefix: Prefix, path_id: Option<PathId>) {
@@ -353,6 +384,7 @@ impl Speaker {
             return;
         };
         let Some(up) = &p.up else { return };
+        self.import_memo = None;
         if p.config.keep_received {
             let kept: Vec<((Prefix, Option<PathId>), SharedAttrs)> =
                 p.adj_in.iter().map(|(k, v)| (*k, v.clone())).collect();

@@ -19,8 +19,9 @@ mod graceful;
 mod import;
 mod manage;
 mod peer;
+mod prefix_set;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
@@ -196,7 +197,8 @@ pub struct Speaker {
     rib: LocRib,
     interner: Interner,
     local_routes: BTreeMap<Prefix, LocalRoute>,
-    dirty: BTreeSet<Prefix>,
+    dirty: prefix_set::PrefixSet,
+    import_memo: Option<import::ImportMemo>,
     /// Best-path selection is deferred until then (we are restarting).
     deferral: Option<Instant>,
     initial_sync_reported: bool,
@@ -223,7 +225,8 @@ impl Speaker {
             rib: LocRib::default(),
             interner: Interner::default(),
             local_routes: BTreeMap::new(),
-            dirty: BTreeSet::new(),
+            dirty: prefix_set::PrefixSet::default(),
+            import_memo: None,
             deferral,
             initial_sync_reported: false,
             out: Vec::new(),
@@ -433,7 +436,7 @@ impl Speaker {
         if self.deferral.is_some() {
             return;
         }
-        let dirty = std::mem::take(&mut self.dirty);
+        let dirty = self.dirty.take();
         let mut changed = Vec::new();
         for prefix in dirty {
             let (cfg, peers) = (&self.cfg, &self.peers);

@@ -1,6 +1,6 @@
 //! What the speaker keeps per peer beyond its session.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
@@ -69,9 +69,10 @@ pub(crate) struct Peer {
     /// Pre-policy Adj-RIB-In, kept when `keep_received` is set.
     pub(crate) adj_in: BTreeMap<(Prefix, Option<PathId>), SharedAttrs>,
     /// Adj-RIB-Out: what we advertised, after export rules and policy.
-    pub(crate) adj_out: BTreeMap<Prefix, SharedAttrs>,
+    /// An index map, as the Loc-RIB, for the same reason.
+    pub(crate) adj_out: indexmap::IndexMap<Prefix, SharedAttrs, crate::rib::PrefixHasher>,
     /// Prefixes whose advertisement must be looked at again.
-    pub(crate) pending: BTreeSet<Prefix>,
+    pub(crate) pending: super::prefix_set::PrefixSet,
     /// The whole table is to be sent, then End-of-RIB.
     pub(crate) dump_pending: bool,
     pub(crate) eor_sent: FamilySet,
@@ -100,8 +101,8 @@ impl Peer {
             up: None,
             facts: None,
             adj_in: BTreeMap::new(),
-            adj_out: BTreeMap::new(),
-            pending: BTreeSet::new(),
+            adj_out: indexmap::IndexMap::default(),
+            pending: super::prefix_set::PrefixSet::default(),
             dump_pending: false,
             eor_sent: FamilySet::EMPTY,
             eor_received: FamilySet::EMPTY,

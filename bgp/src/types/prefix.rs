@@ -27,10 +27,20 @@ macro_rules! ip_prefix {
         /// Canonical by construction: no bit is set beyond the prefix length,
         /// so equal prefixes are equal values (hash, order and compare work).
         /// Ordered by address, then length, the order routing tables print in.
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
         pub struct $name {
             addr: [u8; $octets],
             len: u8,
+        }
+
+        /// The address as one integer and the length: two writes, where the
+        /// derived hash would add the array's length and hash octet by octet.
+        /// Prefixes are the keys of the speaker's largest tables.
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                <$bits>::from_be_bytes(self.addr).hash(state);
+                state.write_u8(self.len);
+            }
         }
 
         impl $name {
@@ -178,11 +188,22 @@ ip_prefix!(
 );
 
 /// A prefix of either family.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Prefix {
     V4(Ipv4Prefix),
     V6(Ipv6Prefix),
+}
+
+/// Without the variant: an IPv4 prefix hashes a 32-bit address, an IPv6
+/// one a 128-bit address, and equality tells the families apart.
+impl std::hash::Hash for Prefix {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Prefix::V4(p) => p.hash(state),
+            Prefix::V6(p) => p.hash(state),
+        }
+    }
 }
 
 impl Prefix {
