@@ -25,7 +25,7 @@ pub(crate) struct Connected {
 
 /// How the speaker describes a next hop: the BGP NEXT_HOP, for IPv6 maybe
 /// a link-local one too (RFC 2545), and the peer it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct NextHopSpec {
     pub(crate) address: IpAddr,
     pub(crate) link_local: Option<Ipv6Addr>,

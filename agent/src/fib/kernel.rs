@@ -16,8 +16,15 @@ use super::route::Target;
 use super::table::{Op, OpError};
 
 pub(crate) trait Kernel {
-    /// The routes carrying our protocol number in our table.
-    fn routes(&mut self) -> io::Result<Vec<KernelRoute>>;
+    /// The routes carrying our protocol number in our table, one by one as
+    /// they are read (a million of them need not be collected first).
+    fn each_route(&mut self, each: &mut dyn FnMut(KernelRoute)) -> io::Result<()>;
+    /// The same, collected.
+    fn routes(&mut self) -> io::Result<Vec<KernelRoute>> {
+        let mut found = Vec::new();
+        self.each_route(&mut |r| found.push(r))?;
+        Ok(found)
+    }
     /// The interface addresses, for next-hop resolution.
     fn addresses(&mut self) -> io::Result<Connected>;
     /// Applies `ops` in order, as few system calls as possible; one result
@@ -48,16 +55,16 @@ pub(crate) struct FakeKernel {
 
 #[cfg(test)]
 impl Kernel for FakeKernel {
-    fn routes(&mut self) -> io::Result<Vec<KernelRoute>> {
-        Ok(self
-            .table
-            .iter()
-            .filter(|(_, (o, _))| *o == Owner::Us)
-            .map(|(p, (_, t))| KernelRoute {
-                prefix: *p,
-                target: t.clone(),
-            })
-            .collect())
+    fn each_route(&mut self, each: &mut dyn FnMut(KernelRoute)) -> io::Result<()> {
+        for (p, (o, t)) in &self.table {
+            if *o == Owner::Us {
+                each(KernelRoute {
+                    prefix: *p,
+                    target: t.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn addresses(&mut self) -> io::Result<Connected> {

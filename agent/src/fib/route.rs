@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bgp::types::Prefix;
 
@@ -13,11 +14,12 @@ pub(crate) struct Hop {
     pub(crate) ifindex: u32,
 }
 
-/// Where a route sends its packets.
+/// Where a route sends its packets. Cheap to clone: the FIB keeps one copy
+/// of each distinct target and every route of it shares that.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Target {
     /// Through one gateway, or several (ECMP); sorted, never empty.
-    Via(Vec<Hop>),
+    Via(Arc<[Hop]>),
     /// ICMP unreachable: for our own pod block, so that traffic to unused
     /// pod addresses is answered here instead of looping to the ToR.
     Unreachable,
@@ -30,7 +32,7 @@ impl Target {
     pub(crate) fn via(mut hops: Vec<Hop>) -> Option<Target> {
         hops.sort();
         hops.dedup();
-        (!hops.is_empty()).then_some(Target::Via(hops))
+        (!hops.is_empty()).then(|| Target::Via(hops.into()))
     }
 }
 

@@ -2,6 +2,12 @@
 //! takes what the speaker wants over a channel, watches the kernel, and
 //! writes. A thread of its own because netlink writes block (briefly, but
 //! for a million routes about a second), and the speaker must not wait.
+//!
+//! Work comes in big batches: everything queued is taken, then written in
+//! chunks of [`CHUNK`] routes; between chunks the queue is drained again
+//! (commands are bigger than the table's record of them) and `show`
+//! queries are answered, so a long write delays nothing by more than a
+//! chunk.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,31 +18,38 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::connected::NextHopSpec;
 use super::kernel::Kernel;
-use super::netlink::{Event, Marking, Monitor, Netlink, Seen};
+use super::netlink::{BATCH, Event, Marking, Monitor, Netlink, Seen};
 use super::route::Target;
-use super::table::{FibState, Table};
+use super::table::{FibState, NextHops, Op, Table};
 use super::{FibEntry, FibReport, FibStats};
+
+/// Routes per chunk of work: a few netlink batches.
+const CHUNK: usize = 16 * BATCH;
+
+/// How often a long write logs its progress.
+const PROGRESS: Duration = Duration::from_secs(2);
 
 /// What the rest of the agent tells the FIB.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// The speaker's best path(s) for a prefix; empty: none.
-    Learned(Prefix, Vec<NextHopSpec>),
+    /// The speaker's best paths for these prefixes have these next hops
+    /// (empty: none). Grouped so that a queued route costs its prefix.
+    Learned(NextHops, Vec<Prefix>),
     /// Our own pod blocks and what to install for them.
     Local(BTreeMap<Prefix, Target>),
     /// The speaker's initial table is complete.
     Synced,
     /// For `show fib`.
     Show(oneshot::Sender<FibReport>),
+    /// For `show routes`: the state of each prefix (`None`: the FIB has
+    /// nothing for it).
+    States(Vec<Prefix>, oneshot::Sender<Vec<Option<FibState>>>),
 }
 
-/// What the FIB tells the driver: states that changed (`None`: the prefix
-/// left the FIB), and its counters.
+/// What the FIB tells the driver: its counters (states are asked for).
 #[derive(Debug, Default)]
 pub(crate) struct Update {
-    pub(crate) states: Vec<(Prefix, Option<FibState>)>,
     pub(crate) stats: FibStats,
 }
 
@@ -47,6 +60,7 @@ pub(crate) struct Fib {
     marking: Marking,
     stats: FibStats,
     started: Instant,
+    events: Vec<Event>,
 }
 
 impl Fib {
@@ -55,15 +69,19 @@ impl Fib {
     fn open(marking: Marking, started: Instant) -> anyhow::Result<Fib> {
         use anyhow::Context;
         let mut kernel = Netlink::open(marking).context("cannot open a netlink socket")?;
-        let monitor = Monitor::open(marking).context("cannot subscribe to route events")?;
-        let routes = kernel
-            .routes()
-            .context("cannot read the kernel's routing table")?;
+        // Subscribed before the dump: nothing is lost in between.
+        let monitor =
+            Monitor::open(marking, &kernel).context("cannot subscribe to route events")?;
         let connected = kernel
             .addresses()
             .context("cannot read the interface addresses")?;
+        let mut table = Table::empty(connected);
+        kernel
+            .each_route(&mut |r| table.dumped(r))
+            .context("cannot read the kernel's routing table")?;
+        table.end_dump();
         Ok(Fib {
-            table: Table::new(routes, connected),
+            table,
             kernel,
             // Deprecated only because it cannot prove the descriptor outlives
             // its registration; here AsyncFd owns the Monitor that owns it.
@@ -72,6 +90,7 @@ impl Fib {
             marking,
             stats: FibStats::default(),
             started,
+            events: Vec::new(),
         })
     }
 
@@ -81,7 +100,6 @@ impl Fib {
         updates: mpsc::UnboundedSender<Update>,
         shutdown: CancellationToken,
     ) {
-        let mut events = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -89,13 +107,10 @@ impl Fib {
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
                     self.command(cmd);
-                    // Take whatever else is queued: one flush for the lot.
-                    while let Ok(cmd) = commands.try_recv() {
-                        self.command(cmd);
-                    }
                 }
                 ready = self.monitor.readable_mut() => {
                     let Ok(mut guard) = ready else { break };
+                    let mut events = std::mem::take(&mut self.events);
                     loop {
                         match guard.get_inner_mut().read(&mut events) {
                             Ok(true) => continue,
@@ -111,10 +126,12 @@ impl Fib {
                             }
                         }
                     }
-                    self.kernel_events(std::mem::take(&mut events));
+                    drop(guard);
+                    self.kernel_events(&mut events);
+                    self.events = events;
                 }
             }
-            self.flush();
+            self.work(&mut commands, &updates, &shutdown);
             let _ = updates.send(self.update());
         }
         debug!("FIB task stopped; our routes stay in the kernel for the restart");
@@ -122,7 +139,11 @@ impl Fib {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Learned(p, hops) => self.table.set_learned(p, hops),
+            Command::Learned(hops, prefixes) => {
+                for p in prefixes {
+                    self.table.set_learned(p, &hops);
+                }
+            }
             Command::Local(l) => self.table.set_local(l),
             Command::Synced => {
                 info!("routing table complete: reconciling the kernel's routes of ours");
@@ -131,15 +152,38 @@ impl Fib {
             Command::Show(reply) => {
                 let _ = reply.send(self.report());
             }
+            Command::States(prefixes, reply) => {
+                let _ = reply.send(prefixes.iter().map(|p| self.table.state(*p)).collect());
+            }
         }
     }
 
-    fn kernel_events(&mut self, events: Vec<Event>) {
+    /// Events read without waiting (the monitor's socket never blocks).
+    fn poll_monitor(&mut self) {
+        let mut events = std::mem::take(&mut self.events);
+        loop {
+            match self.monitor.get_mut().read(&mut events) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    warn!("reading route events failed: {e}; resynchronising");
+                    events.push(Event::Overrun);
+                    break;
+                }
+            }
+        }
+        self.kernel_events(&mut events);
+        self.events = events;
+    }
+
+    fn kernel_events(&mut self, events: &mut Vec<Event>) {
         let mut addresses = false;
         let mut overrun = false;
-        for e in events {
+        for e in events.drain(..) {
             match e {
                 Event::Route(Seen::Ours(p, t)) => {
+                    // Our own writes are filtered out by the kernel: this is
+                    // someone else's doing.
                     if self.table.kernel_route(p) != t.as_ref() {
                         debug!(prefix = %p, "our kernel route changed outside podroute");
                         self.stats.external_changes += 1;
@@ -153,11 +197,7 @@ impl Fib {
         }
         if overrun {
             warn!("route events were lost (netlink ENOBUFS): reading the whole table again");
-            *self.stats.resyncs.entry("overrun").or_default() += 1;
-            match self.kernel.routes() {
-                Ok(r) => self.table.replace_kernel(r),
-                Err(e) => warn!("cannot read the routing table: {e}"),
-            }
+            self.resync("overrun");
             addresses = true;
         }
         if addresses {
@@ -168,32 +208,97 @@ impl Fib {
         }
     }
 
-    fn flush(&mut self) {
-        if !self.table.has_work() {
-            // Nothing to write (an empty table, say): still reconciled.
-            self.check_reconciled();
-            return;
+    /// Reads all our routes again and compares everything.
+    fn resync(&mut self, why: &'static str) {
+        *self.stats.resyncs.entry(why).or_default() += 1;
+        let table = &mut self.table;
+        match self.kernel.each_route(&mut |r| table.dumped(r)) {
+            Ok(()) => self.table.end_dump(),
+            Err(e) => {
+                self.table.abort_dump();
+                warn!("cannot read the routing table: {e}");
+            }
         }
+    }
+
+    /// Writes whatever is to be written, taking in new commands between
+    /// chunks, until nothing is left (or the agent stops).
+    fn work(
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        updates: &mpsc::UnboundedSender<Update>,
+        shutdown: &CancellationToken,
+    ) {
         let began = Instant::now();
-        let ops = self.table.take_ops();
+        let mut written = 0;
+        let mut logged = began;
+        loop {
+            // Take whatever is queued: one write for the lot.
+            while let Ok(cmd) = commands.try_recv() {
+                self.command(cmd);
+            }
+            if !self.table.has_work() || shutdown.is_cancelled() {
+                break;
+            }
+            let ops = self.table.take_ops(CHUNK);
+            written += ops.len();
+            self.write(&ops);
+            drop(ops);
+            self.poll_monitor();
+            if logged.elapsed() >= PROGRESS {
+                logged = Instant::now();
+                info!(
+                    written,
+                    waiting = self.table.dirty(),
+                    "writing kernel routes ({:.0} per second)",
+                    written as f64 / began.elapsed().as_secs_f64()
+                );
+                let _ = updates.send(self.update());
+            }
+        }
+        if written > 0 {
+            self.table.shrink();
+        }
+        let took = began.elapsed();
+        if written >= 1000 {
+            info!(
+                routes = written,
+                ms = took.as_millis() as u64,
+                "kernel routes written ({:.0} per second)",
+                written as f64 / took.as_secs_f64().max(1e-6)
+            );
+        }
+        self.check_reconciled();
+    }
+
+    fn write(&mut self, ops: &[Op]) {
         if ops.is_empty() {
-            self.after_flush(began, 0);
             return;
         }
         let batches_before = self.kernel.batches;
-        match self.kernel.apply(&ops) {
+        match self.kernel.apply(ops) {
             Ok(results) => {
+                // By operation (add, replace, delete): ok, failed.
+                let mut counts = [[0u64; 2]; 3];
                 for (op, r) in ops.iter().zip(results) {
-                    let ok = r.is_ok();
-                    *if ok {
-                        self.stats.ops_ok.entry(op.name()).or_default()
-                    } else {
-                        self.stats.ops_failed.entry(op.name()).or_default()
-                    } += 1;
+                    let i = match op {
+                        Op::Set { replace: false, .. } => 0,
+                        Op::Set { replace: true, .. } => 1,
+                        Op::Delete { .. } => 2,
+                    };
+                    counts[i][usize::from(r.is_err())] += 1;
                     if let Err(e) = &r {
                         debug!(prefix = %op.prefix(), "{} failed: {e:?}", op.name());
                     }
                     self.table.applied(op, r);
+                }
+                for (name, [ok, failed]) in ["add", "replace", "delete"].into_iter().zip(counts) {
+                    if ok > 0 {
+                        *self.stats.ops_ok.entry(name).or_default() += ok;
+                    }
+                    if failed > 0 {
+                        *self.stats.ops_failed.entry(name).or_default() += failed;
+                    }
                 }
             }
             Err(e) => {
@@ -201,27 +306,10 @@ impl Fib {
                     "writing {} routes to the kernel failed: {e}; reading the table again",
                     ops.len()
                 );
-                *self.stats.resyncs.entry("write-error").or_default() += 1;
-                if let Ok(r) = self.kernel.routes() {
-                    self.table.replace_kernel(r);
-                }
+                self.resync("write-error");
             }
         }
         self.stats.batches += self.kernel.batches - batches_before;
-        self.after_flush(began, ops.len());
-    }
-
-    fn after_flush(&mut self, began: Instant, ops: usize) {
-        let took = began.elapsed();
-        if ops >= 1000 {
-            info!(
-                routes = ops,
-                ms = took.as_millis() as u64,
-                "kernel routes written ({:.0} per second)",
-                ops as f64 / took.as_secs_f64().max(1e-6)
-            );
-        }
-        self.check_reconciled();
     }
 
     /// The first time the speaker is synced and nothing is left to write.
@@ -240,20 +328,21 @@ impl Fib {
     }
 
     fn update(&mut self) -> Update {
-        let states = self.table.take_changed();
         let c = self.table.counts();
         self.stats.desired = c.desired as u64;
         self.stats.installed = c.installed as u64;
         self.stats.not_installed = c.not_installed as u64;
         self.stats.pending = c.pending as u64;
         self.stats.kept = c.kept as u64;
+        let f = self.table.footprint();
+        self.stats.table_bytes = f.bytes as u64;
+        self.stats.next_hop_sets = f.next_hop_sets as u64;
         Update {
-            states,
             stats: self.stats.clone(),
         }
     }
 
-    fn report(&self) -> FibReport {
+    fn report(&mut self) -> FibReport {
         let entries = self
             .table
             .prefixes()
@@ -262,15 +351,16 @@ impl Fib {
                 prefix: p,
                 desired: self.table.wanted_target(p),
                 kernel: self.table.kernel_route(p).cloned(),
-                state: self.table.state(p).cloned(),
+                state: self.table.state(p),
             })
             .collect();
+        let stats = self.update().stats;
         FibReport {
             protocol: self.marking.protocol,
             table: self.marking.table,
             synced: self.table.is_synced(),
             entries,
-            stats: self.stats.clone(),
+            stats,
         }
     }
 }
@@ -345,9 +435,9 @@ pub(crate) fn cleanup(marking: Marking) -> anyhow::Result<usize> {
     use anyhow::Context;
     let mut k = Netlink::open(marking).context("cannot open a netlink socket")?;
     let routes = k.routes().context("cannot read the routing table")?;
-    let ops: Vec<super::table::Op> = routes
+    let ops: Vec<Op> = routes
         .into_iter()
-        .map(|route| super::table::Op::Delete { route })
+        .map(|route| Op::Delete { route })
         .collect();
     let results = k.apply(&ops)?;
     let failed: Vec<String> = ops
@@ -365,3 +455,6 @@ pub(crate) fn cleanup(marking: Marking) -> anyhow::Result<usize> {
     }
     Ok(ops.len())
 }
+
+#[cfg(test)]
+mod tests;

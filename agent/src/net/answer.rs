@@ -1,6 +1,5 @@
 //! Answers to `podroute show ...`, from the speaker's state.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -16,15 +15,13 @@ use crate::control::protocol::{
 };
 use crate::fib::{FibReport, FibState};
 
-/// The FIB state of each prefix, as the FIB last reported it; `None` when
-/// the agent does not program the kernel.
-pub(crate) type FibStates = HashMap<Prefix, FibState>;
-
+/// `fib`: the agent programs the kernel. Routes then carry a placeholder
+/// FIB state, which [`fill_fib_states`] replaces with the FIB's own.
 pub(crate) fn answer(
     speaker: &Speaker,
     config: &Config,
     started: Instant,
-    fib: Option<&FibStates>,
+    fib: bool,
     query: Query,
 ) -> ResponseBody {
     let now = Instant::now();
@@ -288,7 +285,7 @@ fn path_entry(speaker: &Speaker, p: &Path, best: bool, now: Instant) -> PathEntr
 
 fn routes(
     speaker: &Speaker,
-    fib: Option<&FibStates>,
+    fib: bool,
     all: bool,
     prefix: Option<&str>,
     now: Instant,
@@ -346,7 +343,7 @@ fn routes(
                         .map(|p| path_entry(speaker, p, false, now)),
                 );
             }
-            let (state, reason) = fib_state(fib, prefix, best);
+            let (state, reason) = fib_placeholder(fib, best);
             Some(RouteEntry {
                 prefix: prefix.to_string(),
                 paths,
@@ -358,21 +355,23 @@ fn routes(
     ResponseBody::Routes { routes }
 }
 
-/// A best path's FIB state. Learned routes the FIB has not reported yet
-/// are pending; local ones it does not install (originated prefixes that
-/// are not pod CIDRs) have none.
-fn fib_state(
-    fib: Option<&FibStates>,
-    prefix: &Prefix,
-    best: &Path,
-) -> (Option<String>, Option<String>) {
-    let Some(states) = fib else {
+/// A best path's FIB state until the FIB says otherwise: learned routes
+/// the FIB has nothing for yet are pending; local ones it does not install
+/// (originated prefixes that are not pod CIDRs) have none.
+fn fib_placeholder(fib: bool, best: &Path) -> (Option<String>, Option<String>) {
+    if !fib || matches!(best.source, Source::Local) {
         return (None, None);
-    };
-    match states.get(prefix) {
-        Some(s) => words(s),
-        None if matches!(best.source, Source::Local) => (None, None),
-        None => (Some("pending".to_string()), None),
+    }
+    (Some("pending".to_string()), None)
+}
+
+/// The FIB's states for `routes`, in the same order (`None`: it has
+/// nothing for that prefix, and the placeholder stays).
+pub(crate) fn fill_fib_states(routes: &mut [RouteEntry], states: Vec<Option<FibState>>) {
+    for (r, s) in routes.iter_mut().zip(states) {
+        if let Some(s) = s {
+            (r.fib, r.fib_reason) = words(&s);
+        }
     }
 }
 
@@ -452,23 +451,23 @@ mod tests {
         };
         let t = Instant::now();
         assert_eq!(
-            prefixes(answer(&s, &c, t, None, q("10.244.1.0/24"))),
+            prefixes(answer(&s, &c, t, false, q("10.244.1.0/24"))),
             ["10.244.1.0/24"]
         );
         assert_eq!(
-            prefixes(answer(&s, &c, t, None, q("10.244.1.77"))),
+            prefixes(answer(&s, &c, t, false, q("10.244.1.77"))),
             ["10.244.1.0/24"]
         );
         assert_eq!(
-            prefixes(answer(&s, &c, t, None, q("10.244.9.1"))),
+            prefixes(answer(&s, &c, t, false, q("10.244.9.1"))),
             ["10.244.0.0/16"]
         );
         assert_eq!(
-            prefixes(answer(&s, &c, t, None, q("fd00:10:244:1::5"))),
+            prefixes(answer(&s, &c, t, false, q("fd00:10:244:1::5"))),
             ["fd00:10:244:1::/64"]
         );
-        assert!(prefixes(answer(&s, &c, t, None, q("10.245.0.1"))).is_empty());
-        match answer(&s, &c, t, None, q("10.244.1.0/33")) {
+        assert!(prefixes(answer(&s, &c, t, false, q("10.245.0.1"))).is_empty());
+        match answer(&s, &c, t, false, q("10.244.1.0/33")) {
             ResponseBody::Error { message } => {
                 assert!(message.contains("or an address"), "{message}")
             }

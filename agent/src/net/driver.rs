@@ -94,13 +94,73 @@ pub(crate) struct Stopped {
     pub(crate) decommissioned: bool,
 }
 
-/// The driver's side of the FIB: where best paths go, and the FIB state of
-/// every prefix as last reported (for `show routes`).
+/// The driver's side of the FIB: where best paths go. The FIB keeps the
+/// state of each prefix; `show routes` asks it.
 #[derive(Debug)]
 struct FibLink {
     commands: mpsc::UnboundedSender<crate::fib::Command>,
     updates: mpsc::UnboundedReceiver<crate::fib::Update>,
-    states: HashMap<Prefix, crate::fib::FibState>,
+    /// Next-hop sets sent recently: a million routes through the same next
+    /// hop share one allocation, here and in the FIB.
+    recent: Vec<crate::fib::NextHops>,
+    /// Where a route's next hops are put together.
+    scratch: Vec<crate::fib::NextHopSpec>,
+    /// Best paths not sent yet: prefixes with the same next hops, in order
+    /// (sent when the speaker's outputs are done, or when full).
+    batch: Option<(crate::fib::NextHops, Vec<Prefix>)>,
+}
+
+/// Next-hop sets remembered by [`FibLink::share`].
+const RECENT_NEXT_HOPS: usize = 8;
+
+/// Prefixes per [`crate::fib::Command::Learned`].
+const LEARNED_BATCH: usize = 1024;
+
+impl FibLink {
+    /// Queues a best-path change for the FIB.
+    fn learned(&mut self, prefix: Prefix, hops: crate::fib::NextHops) {
+        match &mut self.batch {
+            Some((h, prefixes))
+                if std::sync::Arc::ptr_eq(h, &hops) && prefixes.len() < LEARNED_BATCH =>
+            {
+                prefixes.push(prefix)
+            }
+            _ => {
+                self.flush();
+                self.batch = Some((hops, vec![prefix]));
+            }
+        }
+    }
+
+    /// Sends the queued best-path changes.
+    fn flush(&mut self) {
+        if let Some((hops, prefixes)) = self.batch.take() {
+            let _ = self
+                .commands
+                .send(crate::fib::Command::Learned(hops, prefixes));
+        }
+    }
+
+    /// Sends `cmd` after what is queued; `false` if the FIB is gone.
+    fn send(&mut self, cmd: crate::fib::Command) -> bool {
+        self.flush();
+        self.commands.send(cmd).is_ok()
+    }
+
+    /// `scratch` as a shared set: one sent recently if equal, else a new one.
+    fn share(&mut self) -> crate::fib::NextHops {
+        if let Some(i) = self.recent.iter().position(|r| r[..] == self.scratch[..]) {
+            let hops = self.recent[i].clone();
+            if i > 0 {
+                self.recent[..=i].rotate_right(1);
+            }
+            return hops;
+        }
+        let hops: crate::fib::NextHops = self.scratch.as_slice().into();
+        self.recent.truncate(RECENT_NEXT_HOPS - 1);
+        self.recent.insert(0, hops.clone());
+        hops
+    }
 }
 
 impl Driver {
@@ -164,7 +224,9 @@ impl Driver {
             fib: fib.map(|h| FibLink {
                 commands: h.commands,
                 updates: h.updates,
-                states: HashMap::new(),
+                recent: Vec::new(),
+                scratch: Vec::new(),
+                batch: None,
             }),
             decommissioned: false,
         };
@@ -338,10 +400,10 @@ impl Driver {
         }
         if matches!(query, Query::Fib) {
             // The FIB thread answers this one itself.
-            match &self.fib {
+            match &mut self.fib {
                 Some(f) => {
                     let (tx, rx) = oneshot::channel();
-                    let _ = f.commands.send(crate::fib::Command::Show(tx));
+                    f.send(crate::fib::Command::Show(tx));
                     tokio::spawn(async move {
                         let body = match rx.await {
                             Ok(r) => super::answer::fib(r),
@@ -368,20 +430,47 @@ impl Driver {
             let _ = reply.send(ResponseBody::Ipam(Box::new(view)));
             return;
         }
-        let fib_states = self.fib.as_ref().map(|f| &f.states);
+        let fib = self.fib.is_some();
         let mut answer =
-            super::answer::answer(&self.speaker, &self.config, self.started, fib_states, query);
+            super::answer::answer(&self.speaker, &self.config, self.started, fib, query);
         self.add_transport_hints(&mut answer);
-        let _ = reply.send(answer);
+        self.with_fib_states(answer, reply);
+    }
+
+    /// Sends `answer`; for `show routes`, once the FIB thread has filled in
+    /// the state of each route (the speaker does not wait for it).
+    fn with_fib_states(&mut self, answer: ResponseBody, reply: oneshot::Sender<ResponseBody>) {
+        let ResponseBody::Routes { routes } = &answer else {
+            let _ = reply.send(answer);
+            return;
+        };
+        let prefixes: Option<Vec<Prefix>> = routes.iter().map(|r| r.prefix.parse().ok()).collect();
+        let (Some(f), Some(prefixes)) = (&mut self.fib, prefixes) else {
+            let _ = reply.send(answer);
+            return;
+        };
+        let (tx, rx) = oneshot::channel();
+        if !f.send(crate::fib::Command::States(prefixes, tx)) {
+            let _ = reply.send(answer);
+            return;
+        }
+        tokio::spawn(async move {
+            let mut answer = answer;
+            if let Ok(states) = rx.await
+                && let ResponseBody::Routes { routes } = &mut answer
+            {
+                super::answer::fill_fib_states(routes, states);
+            }
+            let _ = reply.send(answer);
+        });
     }
 
     /// A best-path change, with next hops as the FIB resolves them.
-    fn to_fib(&self, r: bgp::speaker::RouteUpdate) {
-        let Some(f) = &self.fib else { return };
-        let hops = r
-            .next_hops
-            .iter()
-            .map(|h| crate::fib::NextHopSpec {
+    fn fib_learned(&mut self, r: bgp::speaker::RouteUpdate) {
+        let Some(f) = &mut self.fib else { return };
+        f.scratch.clear();
+        f.scratch.extend(r.next_hops.iter().map(|h| {
+            crate::fib::NextHopSpec {
                 address: h.address,
                 link_local: h.link_local,
                 peer: h.peer,
@@ -389,16 +478,14 @@ impl Driver {
                     .speaker
                     .peer(h.peer)
                     .and_then(|p| p.config().transport.interface.clone()),
-            })
-            .collect();
-        let _ = f
-            .commands
-            .send(crate::fib::Command::Learned(r.prefix, hops));
+            }
+        }));
+        let hops = f.share();
+        f.learned(r.prefix, hops);
     }
 
     /// Our own pod blocks: unreachable (or blackhole) routes for them.
-    fn send_local_routes(&self) {
-        let Some(f) = &self.fib else { return };
+    fn send_local_routes(&mut self) {
         let target = match self.config.fib.pod_cidr_route {
             crate::config::PodCidrRoute::Unreachable => Some(crate::fib::Target::Unreachable),
             crate::config::PodCidrRoute::Blackhole => Some(crate::fib::Target::Blackhole),
@@ -413,18 +500,12 @@ impl Driver {
                     .collect()
             })
             .unwrap_or_default();
-        let _ = f.commands.send(crate::fib::Command::Local(local));
+        if let Some(f) = &mut self.fib {
+            f.send(crate::fib::Command::Local(local));
+        }
     }
 
     fn fib_update(&mut self, update: crate::fib::Update) {
-        if let Some(f) = &mut self.fib {
-            for (p, s) in update.states {
-                match s {
-                    Some(s) => f.states.insert(p, s),
-                    None => f.states.remove(&p),
-                };
-            }
-        }
         self.metrics.fib = update.stats;
     }
 
@@ -576,7 +657,7 @@ impl Driver {
                 }
                 Output::Route(r) => {
                     debug!(prefix = %r.prefix, next_hops = r.next_hops.len(), "best path changed");
-                    self.to_fib(r);
+                    self.fib_learned(r);
                 }
                 Output::Event(e) => {
                     if matches!(e.kind, PeerEventKind::Established) {
@@ -586,11 +667,15 @@ impl Driver {
                 }
                 Output::InitialSyncDone => {
                     info!("initial routing table complete");
-                    if let Some(f) = &self.fib {
-                        let _ = f.commands.send(crate::fib::Command::Synced);
+                    if let Some(f) = &mut self.fib {
+                        f.send(crate::fib::Command::Synced);
                     }
                 }
             }
+        }
+        // The best-path changes of this input, in one go.
+        if let Some(f) = &mut self.fib {
+            f.flush();
         }
     }
 }
