@@ -20,6 +20,12 @@ pub(crate) enum WriterCmd {
     Close,
 }
 
+/// The read buffer of a quiet session: one largest classic message. A
+/// thousand sessions of keepalives then hold 4 KiB each, not 64.
+const READ_MIN: usize = 4096;
+/// The most a read asks for while a table arrives.
+const READ_MAX: usize = 256 * 1024;
+
 /// Reads whole messages until the connection closes.
 pub(crate) async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, events: mpsc::Sender<NetEvent>) {
     // Frame against the largest size any session may negotiate; the
@@ -28,7 +34,8 @@ pub(crate) async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, events: mpsc:
         extended_message: true,
         ..SessionContext::default()
     };
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut room = READ_MIN;
+    let mut buf = BytesMut::with_capacity(room);
     let error = loop {
         match frame(&buf, &ctx) {
             Ok(Frame::Message { len, .. }) => {
@@ -53,11 +60,15 @@ pub(crate) async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, events: mpsc:
                 break None;
             }
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(64 * 1024);
+        if buf.capacity() - buf.len() < READ_MIN {
+            buf.reserve(room);
         }
         match rd.read_buf(&mut buf).await {
             Ok(0) => break None,
+            // A read that filled half the room: a table is arriving, read
+            // in bigger bites; a small one: back to the idle size.
+            Ok(n) if n >= room / 2 => room = (room * 2).min(READ_MAX),
+            Ok(n) if n < READ_MIN / 2 => room = READ_MIN,
             Ok(_) => {}
             Err(e) => break Some(e.to_string()),
         }
