@@ -35,6 +35,7 @@
 //! then the lab deletes its namespaces and scratch directory. See `README.md` for the rules
 //! tests follow and the daemon quirks the harness works around.
 
+pub mod bench;
 pub mod bird;
 pub mod clab;
 pub mod config;
