@@ -19,6 +19,8 @@ use bgp::types::Prefix;
 pub(crate) use kubernetes::{DEFAULT_NAMESPACE, KubernetesSettings, Mesh, PodCidrSource};
 pub(crate) use overlay::{ClusterOverlay, RESERVED_POLICY_PREFIX};
 pub(crate) use overrides::Overrides;
+#[cfg(test)]
+pub(crate) use reload::kinds as reload_kinds;
 pub(crate) use reload::plan as reload_plan;
 pub(crate) use validate::Host;
 

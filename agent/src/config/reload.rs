@@ -119,6 +119,24 @@ pub(crate) fn plan(old: &Config, new: &Config) -> Result<Plan, Vec<String>> {
     Ok(plan)
 }
 
+/// What a plan asks of the speaker, one line each (`AddPeer 192.0.2.2`),
+/// for tests that check which sessions a change touches.
+#[cfg(test)]
+pub(crate) fn kinds(p: &Plan) -> Vec<String> {
+    p.inputs
+        .iter()
+        .map(|i| match i {
+            Input::SetPolicies(_) => "SetPolicies".to_string(),
+            Input::AddPeer(c) => format!("AddPeer {}", c.address),
+            Input::UpdatePeer(c) => format!("UpdatePeer {}", c.address),
+            Input::RemovePeer(a) => format!("RemovePeer {a}"),
+            Input::Originate(r) => format!("Originate {}", r.prefix),
+            Input::Withdraw(p) => format!("Withdraw {p}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,21 +164,6 @@ policies:
 
     fn cfg(text: &str) -> Config {
         parse(text, &Host::default()).unwrap()
-    }
-
-    fn kinds(p: &Plan) -> Vec<String> {
-        p.inputs
-            .iter()
-            .map(|i| match i {
-                Input::SetPolicies(_) => "SetPolicies".to_string(),
-                Input::AddPeer(c) => format!("AddPeer {}", c.address),
-                Input::UpdatePeer(c) => format!("UpdatePeer {}", c.address),
-                Input::RemovePeer(a) => format!("RemovePeer {a}"),
-                Input::Originate(r) => format!("Originate {}", r.prefix),
-                Input::Withdraw(p) => format!("Withdraw {p}"),
-                other => format!("{other:?}"),
-            })
-            .collect()
     }
 
     #[test]

@@ -174,9 +174,7 @@ impl FakeApiServer {
     ///
     /// If kube cannot build a client (it always can for a plain-HTTP URL).
     pub async fn client(&self) -> kube::Client {
-        let url = self.url().parse().expect("the server URL is a URI");
-        kube::Client::try_from(kube::Config::new(url))
-            .expect("a kube client for the fake API server")
+        self.client_at(self.addr).await
     }
 
     /// The current objects of a kind, in every namespace, sorted by namespace then name.

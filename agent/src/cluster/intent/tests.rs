@@ -3,7 +3,7 @@ use std::time::Duration;
 use bgp::fsm::RemoteAs;
 use bgp::policy::{RouteContext, RouteSource, Verdict};
 use bgp::rib::RouteAttrs;
-use bgp::speaker::{Input, MaxPrefixAction, PeerConfig, PeerKind};
+use bgp::speaker::{MaxPrefixAction, PeerConfig, PeerKind};
 use bgp::types::{Asn, FamilySet};
 use bgp::wire::NextHop;
 use ipam::{Pool, Pools};
@@ -974,18 +974,7 @@ fn equal_state_gives_an_equal_overlay_whatever_the_order() {
 
 fn plan(old: &ClusterView, new: &ClusterView, s: &KubernetesSettings) -> Vec<String> {
     let plan = reload_plan(&config(&overlay(old, s)), &config(&overlay(new, s))).unwrap();
-    plan.inputs
-        .iter()
-        .map(|i| match i {
-            Input::SetPolicies(_) => "SetPolicies".to_string(),
-            Input::AddPeer(c) => format!("AddPeer {}", c.address),
-            Input::UpdatePeer(c) => format!("UpdatePeer {}", c.address),
-            Input::RemovePeer(a) => format!("RemovePeer {a}"),
-            Input::Originate(r) => format!("Originate {}", r.prefix),
-            Input::Withdraw(p) => format!("Withdraw {p}"),
-            other => format!("{other:?}"),
-        })
-        .collect()
+    crate::config::reload_kinds(&plan)
 }
 
 #[test]

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use bgp::speaker::Input;
 use interop::fake_api::FakeApiServer;
 use ipam::{Pool, Pools};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -192,18 +191,7 @@ fn config(o: &ClusterOverlay) -> Config {
 }
 
 fn plan(old: &ClusterOverlay, new: &ClusterOverlay) -> Vec<String> {
-    reload_plan(&config(old), &config(new))
-        .unwrap()
-        .inputs
-        .iter()
-        .map(|i| match i {
-            Input::SetPolicies(_) => "SetPolicies".to_string(),
-            Input::AddPeer(c) => format!("AddPeer {}", c.address),
-            Input::UpdatePeer(c) => format!("UpdatePeer {}", c.address),
-            Input::RemovePeer(a) => format!("RemovePeer {a}"),
-            other => format!("{other:?}"),
-        })
-        .collect()
+    crate::config::reload_kinds(&reload_plan(&config(old), &config(new)).unwrap())
 }
 
 #[test]
