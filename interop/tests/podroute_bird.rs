@@ -76,7 +76,14 @@ fn ebgp_v4_and_v6_md5_communities_withdrawals_and_soft_policy_changes() -> Resul
     let mut pr = Podroute::start(
         &n_pr,
         BgpConfig::new(AS_PR, "192.0.2.1".parse()?)
-            .neighbor(Neighbor::new(bird4, AS_PEER).name("bird").password(md5))
+            // Graceful restart on the IPv4 session only: with it both sides offer Enhanced
+            // Route Refresh (RFC 7313); the IPv6 session uses plain ROUTE-REFRESH (RFC 2918).
+            .neighbor(
+                Neighbor::new(bird4, AS_PEER)
+                    .name("bird")
+                    .password(md5)
+                    .graceful_restart(60),
+            )
             .neighbor(Neighbor::new(bird6, AS_PEER).name("bird6"))
             .originate(Origin::new(p_pr()).community(c_pr).large_community(l_pr))
             .originate(Origin::new(p_pr6()).community(c_pr).large_community(l_pr))
@@ -85,7 +92,12 @@ fn ebgp_v4_and_v6_md5_communities_withdrawals_and_soft_policy_changes() -> Resul
     let mut bird = Bird::start(
         &n_bird,
         BgpConfig::new(AS_PEER, "192.0.2.2".parse()?)
-            .neighbor(Neighbor::new(pr4, AS_PR).name("pr").password(md5))
+            .neighbor(
+                Neighbor::new(pr4, AS_PR)
+                    .name("pr")
+                    .password(md5)
+                    .graceful_restart(60),
+            )
             .neighbor(Neighbor::new(pr6, AS_PR).name("pr6"))
             .originate(
                 Origin::new(p_peer())

@@ -52,6 +52,16 @@ pub struct Negotiated {
     pub peer_capabilities: Vec<Capability>,
 }
 
+/// Enhanced Route Refresh (RFC 7313) goes only with the graceful restart capability. RFC 7313
+/// §4 ties a BoRR to an End-of-RIB already sent, and the GR capability is how a speaker says
+/// it sends End-of-RIB (RFC 4724 §3). FRR (up to 10.0, FRRouting/frr#16126) defers forever
+/// its answer to a ROUTE-REFRESH from a peer that has Enhanced Route Refresh but no GR, so a
+/// changed import policy would never see the routes it now accepts. Plain ROUTE-REFRESH
+/// (RFC 2918) needs no End-of-RIB and works with every peer.
+fn offers_enhanced_route_refresh(config: &SessionConfig) -> bool {
+    config.graceful_restart.is_some()
+}
+
 /// Our OPEN for `config`.
 pub(crate) fn local_open(config: &SessionConfig) -> Open {
     let mut caps = Vec::new();
@@ -59,7 +69,9 @@ pub(crate) fn local_open(config: &SessionConfig) -> Open {
         caps.push(Capability::Multiprotocol(f));
     }
     caps.push(Capability::RouteRefresh);
-    caps.push(Capability::EnhancedRouteRefresh);
+    if offers_enhanced_route_refresh(config) {
+        caps.push(Capability::EnhancedRouteRefresh);
+    }
     caps.push(Capability::FourOctetAs(config.local_as));
     if config.extended_message {
         caps.push(Capability::ExtendedMessage);
@@ -280,7 +292,7 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
         keepalive,
         families,
         route_refresh,
-        enhanced_route_refresh,
+        enhanced_route_refresh: enhanced_route_refresh && offers_enhanced_route_refresh(config),
         context,
         peer_graceful_restart,
         local_graceful_restart,

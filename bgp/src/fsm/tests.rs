@@ -209,6 +209,49 @@ fn active_open_reaches_established() {
     assert_eq!(h.s.established_conn(), Some(conn));
 }
 
+/// Our OPEN's capabilities, and what the session negotiated, with `config`.
+fn open_and_negotiated(config: SessionConfig) -> (Vec<Capability>, Negotiated) {
+    let mut h = Harness::new(config);
+    let conn = connect_of(&h.step(Input::Start));
+    let msgs = sent(&h.step(Input::Connected(conn)));
+    let Message::Open(ours) = &msgs[0].1 else {
+        panic!("{msgs:?}")
+    };
+    let caps = ours.capabilities().cloned().collect();
+    let peer = peer_open(
+        PEER_AS,
+        id(20),
+        30,
+        vec![Capability::EnhancedRouteRefresh, gr_cap(120, true)],
+    );
+    h.step(Input::Message(conn, &peer));
+    let out = h.step(Input::Message(conn, &keepalive()));
+    (caps, established(&out).expect("established").clone())
+}
+
+#[test]
+fn enhanced_route_refresh_only_goes_with_graceful_restart() {
+    // RFC 7313 §4 ties BoRR to an End-of-RIB sent; the GR capability announces End-of-RIB.
+    let (caps, n) = open_and_negotiated(config());
+    assert!(caps.contains(&Capability::EnhancedRouteRefresh), "{caps:?}");
+    assert!(n.route_refresh && n.enhanced_route_refresh);
+
+    // Without GR, FRR up to 10.0 never answers a ROUTE-REFRESH from a peer that offered
+    // Enhanced Route Refresh: offer plain ROUTE-REFRESH only, and never send BoRR/EoRR.
+    let mut no_gr = config();
+    no_gr.graceful_restart = None;
+    let (caps, n) = open_and_negotiated(no_gr);
+    assert!(caps.contains(&Capability::RouteRefresh), "{caps:?}");
+    assert!(
+        !caps.iter().any(|c| matches!(
+            c,
+            Capability::EnhancedRouteRefresh | Capability::GracefulRestart(_)
+        )),
+        "{caps:?}"
+    );
+    assert!(n.route_refresh && !n.enhanced_route_refresh);
+}
+
 #[test]
 fn passive_peer_waits_and_accepts() {
     let mut c = config();
