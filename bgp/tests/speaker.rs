@@ -767,3 +767,33 @@ fn min_advertisement_interval_batches_changes() {
     );
     assert!(after_first > before);
 }
+
+#[test]
+fn a_burst_absorbed_then_settled_goes_out_as_one_update() {
+    let mut net = Net::new();
+    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
+    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
+    net.peer(a, b, open_policy, open_policy);
+    net.run(5 * SEC);
+    let sent = |net: &Net| {
+        net.nodes[a]
+            .speaker
+            .peer(v4("192.0.2.2"))
+            .unwrap()
+            .counters()
+            .updates_sent
+    };
+    let before = sent(&net);
+    let routes = ["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"];
+    net.burst(
+        a,
+        routes
+            .iter()
+            .map(|p| Input::Originate(LocalRoute::new(prefix(p))))
+            .collect(),
+    );
+    for p in routes {
+        assert!(has_route(&net, b, p), "{p}");
+    }
+    assert_eq!(sent(&net), before + 1, "three changes, one packed UPDATE");
+}

@@ -113,6 +113,12 @@ struct FibLink {
 /// Next-hop sets remembered by [`FibLink::share`].
 const RECENT_NEXT_HOPS: usize = 8;
 
+/// Network events absorbed per settle at most, and the longest a burst may
+/// take: enough to fold a table's worth of UPDATEs from many peers into one
+/// pass, short enough that timers and queries hardly wait.
+const BURST: usize = 1024;
+const BURST_TIME: Duration = Duration::from_millis(20);
+
 /// Prefixes per [`crate::fib::Command::Learned`].
 const LEARNED_BATCH: usize = 1024;
 
@@ -306,7 +312,7 @@ impl Driver {
                 // metrics: ahead of the network so that /healthz measures
                 // whether the loop turns, not whether it is idle.
                 Some(req) = self.metrics_rx.recv() => req.answer(&self.speaker, &self.metrics),
-                Some(ev) = self.events.recv() => self.net_event(ev),
+                Some(ev) = self.events.recv() => self.net_burst(ev),
                 Some((query, reply)) = self.control.recv() => self.control_query(query, reply),
                 Some(update) = recv_fib(&mut self.fib) => self.fib_update(update),
                 Some(new) = self.reload.recv() => self.reload(new),
@@ -541,6 +547,30 @@ impl Driver {
         self.apply(outs);
     }
 
+    /// Absorbs `first` and whatever else is queued already (up to [`BURST`]
+    /// events or [`BURST_TIME`]), then settles once: a burst of UPDATEs from
+    /// many peers costs one decision pass and one UPDATE per peer.
+    fn net_burst(&mut self, first: NetEvent) {
+        let start = Instant::now();
+        self.net_event(first);
+        for _ in 1..BURST {
+            if start.elapsed() >= BURST_TIME {
+                break;
+            }
+            match self.events.try_recv() {
+                Ok(ev) => self.net_event(ev),
+                Err(_) => break,
+            }
+        }
+        let outs = self.speaker.settle(Instant::now());
+        self.apply(outs);
+    }
+
+    fn absorb(&mut self, input: Input<'_>) {
+        self.speaker.absorb(Instant::now(), input);
+    }
+
+    /// Absorbs one network event; the caller settles.
     fn net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::Accepted { stream, remote } => {
@@ -564,7 +594,7 @@ impl Driver {
                     .unwrap_or_else(|_| local_end(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)));
                 debug!(peer = %remote_ip, "connection accepted");
                 self.start_io(conn, stream);
-                self.feed(Input::Accepted {
+                self.absorb(Input::Accepted {
                     conn,
                     remote: remote_ip,
                     local,
@@ -575,7 +605,7 @@ impl Driver {
                 let local = match stream.local_addr() {
                     Ok(a) => local_end(a.ip()),
                     Err(e) => {
-                        self.feed(Input::ConnectFailed {
+                        self.absorb(Input::ConnectFailed {
                             conn,
                             error: e.to_string(),
                         });
@@ -583,15 +613,15 @@ impl Driver {
                     }
                 };
                 self.start_io(conn, stream);
-                self.feed(Input::Connected { conn, local });
+                self.absorb(Input::Connected { conn, local });
             }
             NetEvent::ConnectFailed { conn, error } => {
                 self.connecting.remove(&conn);
-                self.feed(Input::ConnectFailed { conn, error });
+                self.absorb(Input::ConnectFailed { conn, error });
             }
             NetEvent::Message { conn, bytes } => {
                 if self.conns.contains_key(&conn) {
-                    self.feed(Input::Message {
+                    self.absorb(Input::Message {
                         conn,
                         bytes: &bytes,
                     });
@@ -602,7 +632,7 @@ impl Driver {
                     debug!(?conn, "connection error: {e}");
                 }
                 if self.conns.remove(&conn).is_some() {
-                    self.feed(Input::Closed { conn });
+                    self.absorb(Input::Closed { conn });
                 }
             }
         }

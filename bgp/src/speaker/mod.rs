@@ -270,6 +270,16 @@ impl Speaker {
 
     /// Feeds one input and returns what it caused.
     pub fn handle(&mut self, now: Instant, input: Input<'_>) -> Vec<Output> {
+        self.absorb(now, input);
+        self.settle(now)
+    }
+
+    /// Feeds one input without settling: its session outputs wait, and the
+    /// decisions and UPDATEs it causes are made by the next
+    /// [`settle`](Self::settle). A driver with a burst of inputs queued
+    /// absorbs them all and settles once, so the burst costs one decision
+    /// pass per prefix and one flush per peer rather than one per message.
+    pub fn absorb(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::Accepted {
                 conn,
@@ -326,7 +336,13 @@ impl Speaker {
             }
             Input::Shutdown { graceful } => self.shutdown(now, graceful),
         }
-        self.settle(now);
+    }
+
+    /// Reruns decisions for what the absorbed inputs changed, tells the FIB,
+    /// sends each peer what changed for it, and returns every output since
+    /// the last call.
+    pub fn settle(&mut self, now: Instant) -> Vec<Output> {
+        self.settle_routes(now);
         std::mem::take(&mut self.out)
     }
 
@@ -372,8 +388,7 @@ impl Speaker {
                 p.next_flush = None;
             }
         }
-        self.settle(now);
-        std::mem::take(&mut self.out)
+        self.settle(now)
     }
 
     /// Feeds the session of `pid` and handles what it says.
@@ -431,7 +446,7 @@ impl Speaker {
 
     /// Reruns decisions for changed prefixes, tells the FIB, and sends
     /// peers what changed for them.
-    fn settle(&mut self, now: Instant) {
+    fn settle_routes(&mut self, now: Instant) {
         self.check_deferral(now);
         if self.deferral.is_some() {
             return;

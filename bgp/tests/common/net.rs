@@ -122,6 +122,18 @@ impl Net {
         self.drain();
     }
 
+    /// Feeds a burst of inputs to node `i` as a driver with them all queued
+    /// would: absorbed one by one, settled once.
+    pub fn burst(&mut self, i: usize, inputs: Vec<Input<'_>>) {
+        let now = self.now;
+        for input in inputs {
+            self.nodes[i].speaker.absorb(now, input);
+        }
+        let outs = self.nodes[i].speaker.settle(now);
+        self.outputs(i, outs);
+        self.drain();
+    }
+
     /// Peers `a` and `b`, with the given peer settings on each side.
     pub fn peer(
         &mut self,
