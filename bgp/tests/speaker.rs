@@ -797,3 +797,194 @@ fn a_burst_absorbed_then_settled_goes_out_as_one_update() {
     }
     assert_eq!(sent(&net), before + 1, "three changes, one packed UPDATE");
 }
+
+/// The paths of `p` at node `i` learned from peers (not originated there).
+fn learned_paths(net: &Net, i: usize, p: &str) -> Vec<String> {
+    net.nodes[i]
+        .speaker
+        .rib()
+        .get(&prefix(p))
+        .map(|d| {
+            d.paths
+                .iter()
+                .filter(|path| path.source != Source::Local)
+                .map(|path| path.attrs.as_path.to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What node `i` advertises to the peer at 192.0.2.`to`.
+fn advertised(net: &Net, i: usize, to: u8, p: &str) -> bool {
+    let view = net.nodes[i]
+        .speaker
+        .peer(v4(&format!("192.0.2.{to}")))
+        .unwrap();
+    view.adj_rib_out().any(|(q, _)| *q == prefix(p))
+}
+
+/// Node `a` (AS 65001) with eBGP peers b, c, d (AS 65002..65004), all open.
+fn hub_and_three() -> (Net, [usize; 4]) {
+    let mut net = Net::new();
+    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
+    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
+    let c = net.add("c", 3, with_policies(Net::config(3, 65003)));
+    let d = net.add("d", 4, with_policies(Net::config(4, 65004)));
+    for x in [b, c, d] {
+        net.peer(a, x, open_policy, open_policy);
+    }
+    net.run(5 * SEC);
+    (net, [a, b, c, d])
+}
+
+#[test]
+fn peers_alike_share_one_export_group_and_never_get_their_own_routes_back() {
+    let (mut net, [a, b, c, d]) = hub_and_three();
+    let hub = &net.nodes[a].speaker;
+    assert_eq!(hub.export_groups(), 1);
+    assert_eq!(hub.peer(v4("192.0.2.2")).unwrap().export_group().len(), 3);
+
+    originate(&mut net, b, "10.244.2.0/24");
+    net.run(SEC);
+    for x in [c, d] {
+        assert_eq!(learned_paths(&net, x, "10.244.2.0/24"), ["65001 65002"]);
+    }
+    // RFC 4271 §9.2: not back to b; b would have refused it (AS loop).
+    assert!(!advertised(&net, a, 2, "10.244.2.0/24"));
+    assert!(advertised(&net, a, 3, "10.244.2.0/24"));
+    let back = net.nodes[b]
+        .speaker
+        .peer(v4("192.0.2.1"))
+        .unwrap()
+        .counters()
+        .rejected_by_checks;
+    assert_eq!(back, 0, "b was sent its own route");
+}
+
+#[test]
+fn when_the_best_path_moves_between_members_each_gets_the_right_view() {
+    let (mut net, [a, b, c, d]) = hub_and_three();
+    // Both b and c originate P; a prefers b's (lower router ID, RFC 4271
+    // §9.1.2.2 f), so c gets b's path and b gets nothing back.
+    originate(&mut net, b, "10.244.7.0/24");
+    originate(&mut net, c, "10.244.7.0/24");
+    net.run(SEC);
+    assert_eq!(best_path_of(&net, a, "10.244.7.0/24"), "65002");
+    assert_eq!(
+        learned_paths(&net, b, "10.244.7.0/24"),
+        Vec::<String>::new()
+    );
+    assert_eq!(learned_paths(&net, c, "10.244.7.0/24"), ["65001 65002"]);
+    assert_eq!(learned_paths(&net, d, "10.244.7.0/24"), ["65001 65002"]);
+
+    // b withdraws: c's path wins at a. c must lose the path it had from a
+    // (it is its own now), b must get c's, d must get c's instead of b's.
+    net.input(b, Input::Withdraw(prefix("10.244.7.0/24")));
+    net.run(SEC);
+    assert_eq!(best_path_of(&net, a, "10.244.7.0/24"), "65003");
+    assert_eq!(learned_paths(&net, b, "10.244.7.0/24"), ["65001 65003"]);
+    assert_eq!(
+        learned_paths(&net, c, "10.244.7.0/24"),
+        Vec::<String>::new()
+    );
+    assert_eq!(learned_paths(&net, d, "10.244.7.0/24"), ["65001 65003"]);
+
+    // And back: b originates again and wins.
+    originate(&mut net, b, "10.244.7.0/24");
+    net.run(SEC);
+    assert_eq!(
+        learned_paths(&net, b, "10.244.7.0/24"),
+        Vec::<String>::new()
+    );
+    assert_eq!(learned_paths(&net, c, "10.244.7.0/24"), ["65001 65002"]);
+    assert_eq!(learned_paths(&net, d, "10.244.7.0/24"), ["65001 65002"]);
+    for x in [b, c] {
+        let refused = net.nodes[x]
+            .speaker
+            .peer(v4("192.0.2.1"))
+            .unwrap()
+            .counters()
+            .rejected_by_checks;
+        assert_eq!(refused, 0, "node {x} was sent its own route");
+    }
+}
+
+#[test]
+fn a_peer_whose_export_changes_moves_group_and_gets_the_difference() {
+    let (mut net, [a, b, c, d]) = hub_and_three();
+    originate(&mut net, b, "10.244.2.0/24");
+    originate(&mut net, b, "10.244.3.0/24");
+    net.run(SEC);
+    assert!(!learned_paths(&net, d, "10.244.3.0/24").is_empty());
+
+    // d now gets an export chain that refuses 10.244.3.0/24.
+    let mut policies = accept_all();
+    policies.insert("out-d".into(), deny_prefix("10.244.3.0/24"));
+    net.input(a, Input::SetPolicies(policies));
+    let mut cd = PeerConfig::new(v4("192.0.2.4"), bgp::fsm::RemoteAs::Exact(Asn::new(65004)));
+    cd.connect_retry = 2 * SEC;
+    cd.import = Some(vec!["all".into()]);
+    cd.export = Some(vec!["out-d".into()]);
+    net.input(a, Input::UpdatePeer(cd));
+    net.run(SEC);
+    let hub = &net.nodes[a].speaker;
+    assert_eq!(hub.export_groups(), 2);
+    assert_eq!(hub.peer(v4("192.0.2.4")).unwrap().export_group().len(), 1);
+    assert!(learned_paths(&net, d, "10.244.3.0/24").is_empty());
+    assert_eq!(learned_paths(&net, d, "10.244.2.0/24"), ["65001 65002"]);
+    assert_eq!(learned_paths(&net, c, "10.244.3.0/24"), ["65001 65002"]);
+    assert_eq!(
+        net.events(a, d, |k| matches!(k, PeerEventKind::Down { .. })),
+        0,
+        "no reset"
+    );
+
+    // Changing the policy's contents re-exports the group in place.
+    let mut policies = accept_all();
+    policies.insert("out-d".into(), deny_prefix("10.244.2.0/24"));
+    net.input(a, Input::SetPolicies(policies));
+    net.run(SEC);
+    assert!(learned_paths(&net, d, "10.244.2.0/24").is_empty());
+    assert_eq!(learned_paths(&net, d, "10.244.3.0/24"), ["65001 65002"]);
+    assert!(learned_paths(&net, c, "10.244.2.0/24").len() == 1);
+}
+
+#[test]
+fn a_policy_matching_the_neighbor_gives_each_peer_its_own_group() {
+    let mut net = Net::new();
+    let mut hub = with_policies(Net::config(1, 65001));
+    hub.policies.insert(
+        "not-to-c".into(),
+        Policy {
+            name: "not-to-c".into(),
+            rules: vec![Rule {
+                name: None,
+                conditions: vec![Condition::Neighbor(vec![prefix("192.0.2.3/32")])],
+                actions: vec![],
+                verdict: Some(Verdict::Reject),
+            }],
+            default: Fallthrough::Accept,
+        },
+    );
+    let a = net.add("a", 1, hub);
+    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
+    let c = net.add("c", 3, with_policies(Net::config(3, 65003)));
+    let d = net.add("d", 4, with_policies(Net::config(4, 65004)));
+    for x in [b, c, d] {
+        net.peer(
+            a,
+            x,
+            |p| {
+                p.import = Some(vec!["all".into()]);
+                p.export = Some(vec!["not-to-c".into()]);
+            },
+            open_policy,
+        );
+    }
+    net.run(5 * SEC);
+    originate(&mut net, b, "10.244.2.0/24");
+    net.run(SEC);
+    assert_eq!(net.nodes[a].speaker.export_groups(), 3);
+    assert!(learned_paths(&net, c, "10.244.2.0/24").is_empty());
+    assert_eq!(learned_paths(&net, d, "10.244.2.0/24"), ["65001 65002"]);
+}

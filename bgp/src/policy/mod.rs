@@ -136,6 +136,14 @@ impl Condition {
             _ => false,
         }
     }
+
+    fn looks_at_neighbor(&self) -> bool {
+        match self {
+            Condition::Neighbor(_) => true,
+            Condition::Not(c) => c.looks_at_neighbor(),
+            _ => false,
+        }
+    }
 }
 
 impl Policy {
@@ -146,6 +154,15 @@ impl Policy {
         self.rules
             .iter()
             .any(|r| r.conditions.iter().any(Condition::looks_at_prefix))
+    }
+
+    /// Whether the outcome may depend on which peer the route comes from or
+    /// goes to. If not, the speaker exports once for every peer with the
+    /// same settings (one export group).
+    pub fn looks_at_neighbor(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.conditions.iter().any(Condition::looks_at_neighbor))
     }
 }
 

@@ -1,20 +1,22 @@
 //! From the Loc-RIB to each peer: which best paths go where, with which
 //! attributes (RFC 4271 §5, §9.1.3; RFC 4456 §8), after export policy;
-//! diffed against the Adj-RIB-Out and sent packed by attribute set.
+//! diffed against the export group's Adj-RIB-Out, encoded once per group and
+//! sent packed by attribute set.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use indexmap::map::Entry;
 
+use super::group::{Advertised, GroupId};
 use super::peer::{LocalEnd, Up};
 use super::{PeerEventKind, Speaker};
 use crate::policy::{self, RouteContext, RouteSource, Verdict};
 use crate::rib::{PeerId, PrefixHasher, SharedAttrs, Source, prefix_family};
-use crate::types::{Afi, Community, Family, PathId, Prefix};
+use crate::types::{Afi, Community, Family, FamilySet, PathId, Prefix};
 use crate::wire::{
     Message, NextHop, Nlri, RefreshSubtype, RouteRefresh, SessionContext, Update, UpdatePacker,
     attributes_for_two_octet_peer,
@@ -26,28 +28,56 @@ type ExportKey = (usize, Source, Family);
 /// What [`Speaker::export_for`] says.
 type Exported = Result<Option<SharedAttrs>, Family>;
 
-/// Announcements grouped by attribute set (pointer identity: the sets are
-/// interned), and withdrawals, per family.
+/// Who of a group gets a run of UPDATEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Audience {
+    /// Every member but the one the routes came from (RFC 4271 §9.2: not
+    /// back to where they came from).
+    AllBut(Option<PeerId>),
+    /// That member alone: it had the route from another peer, and the best
+    /// path is now its own.
+    Only(PeerId),
+}
+
+impl Audience {
+    fn includes(self, pid: PeerId) -> bool {
+        match self {
+            Audience::AllBut(from) => from != Some(pid),
+            Audience::Only(to) => to == pid,
+        }
+    }
+}
+
+/// Announcements grouped by family, attribute set (pointer identity: the
+/// sets are interned) and audience, and withdrawals by family and audience.
 #[derive(Default)]
 struct Batch {
-    announce: BTreeMap<(Family, usize), (SharedAttrs, Vec<Prefix>)>,
-    withdraw: BTreeMap<Family, Vec<Prefix>>,
+    announce: BTreeMap<(Family, usize, Audience), (SharedAttrs, Vec<Prefix>)>,
+    withdraw: BTreeMap<(Family, Audience), Vec<Prefix>>,
     /// The group of the last announcement: a table's prefixes come in runs
     /// sharing one set, so most need no lookup at all.
-    last: Option<(Family, usize)>,
+    last: Option<(Family, usize, Audience)>,
     run: Vec<Prefix>,
 }
 
 impl Batch {
-    fn announce(&mut self, key: (Family, usize), attrs: SharedAttrs, prefix: Prefix) {
+    fn announce(&mut self, to: Audience, attrs: &SharedAttrs, prefix: Prefix) {
+        let key = (prefix_family(&prefix), Arc::as_ptr(attrs) as usize, to);
         if self.last != Some(key) {
             self.close_run();
             self.last = Some(key);
             self.announce
                 .entry(key)
-                .or_insert_with(|| (attrs, Vec::new()));
+                .or_insert_with(|| (attrs.clone(), Vec::new()));
         }
         self.run.push(prefix);
+    }
+
+    fn withdraw(&mut self, to: Audience, prefix: Prefix) {
+        self.withdraw
+            .entry((prefix_family(&prefix), to))
+            .or_default()
+            .push(prefix);
     }
 
     fn close_run(&mut self) {
@@ -57,111 +87,232 @@ impl Batch {
             list.append(&mut self.run);
         }
     }
+
+    fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.withdraw.is_empty() && self.run.is_empty()
+    }
+}
+
+/// A batch's runs, encoded: UPDATE messages, and how many.
+struct Encoded {
+    family: Family,
+    to: Audience,
+    bytes: Bytes,
+    messages: u64,
 }
 
 impl Speaker {
-    /// Sends `pid` what changed for it, if the session is up and the
-    /// minimum advertisement interval allows.
-    pub(super) fn flush(&mut self, now: Instant, pid: PeerId) {
-        let Some(p) = self.peers.get_mut(&pid) else {
+    /// Sends every export group what changed for it (at most once per
+    /// minimum advertisement interval), then each peer waiting for a whole
+    /// table (a new session, a route refresh) its group's table.
+    pub(super) fn flush(&mut self, now: Instant) {
+        let gids: Vec<GroupId> = self.groups.keys().copied().collect();
+        for gid in gids {
+            self.flush_group(now, gid);
+        }
+        let waiting: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| p.up.is_some() && (!p.dump.is_empty() || p.stale_view.is_some()))
+            .map(|p| p.id)
+            .collect();
+        for pid in waiting {
+            self.send_table(now, pid);
+        }
+    }
+
+    /// Looks at the group's changed prefixes once for all its members,
+    /// updates its Adj-RIB-Out and sends each member its share.
+    fn flush_group(&mut self, now: Instant, gid: GroupId) {
+        let Some(g) = self.groups.get_mut(&gid) else {
             return;
         };
-        if p.up.is_none()
-            || (p.pending.is_empty() && !p.dump_pending)
-            || p.next_flush.is_some_and(|t| t > now)
-        {
+        if !g.has_work() || g.next_flush.is_some_and(|t| t > now) {
             return;
         }
-        let candidates: Vec<Prefix> = if p.dump_pending {
-            let families = p.up.as_ref().map(|u| u.negotiated.families);
-            p.pending.clear();
+        let Some(&rep) = g.members.first() else {
+            return;
+        };
+        let families = g.key.families;
+        let candidates: Vec<Prefix> = if g.full {
+            g.full = false;
+            g.pending.clear();
             self.rib
                 .iter()
                 .map(|(prefix, _)| *prefix)
-                .filter(|prefix| families.is_some_and(|f| f.contains(prefix_family(prefix))))
+                .filter(|prefix| families.contains(prefix_family(prefix)))
                 .collect()
         } else {
-            p.pending.take()
+            g.pending.take()
         };
+        // Members about to get the whole table of a family need no changes
+        // to it: if all of them do, nothing of that family is encoded.
+        let members = g.members.clone();
+        let mut quiet = FamilySet::EMPTY;
+        for f in families.iter() {
+            if members.iter().all(|m| {
+                self.peers
+                    .get(m)
+                    .is_none_or(|p| p.dump.contains(f) || p.stale_view.is_some())
+            }) {
+                quiet.insert(f);
+            }
+        }
 
         let mut batch = Batch::default();
-        let mut no_next_hop = Vec::new();
+        let mut no_next_hop = FamilySet::EMPTY;
         // What goes out depends on the best path's attributes and source,
-        // the family, the peer and the export chain; unless the chain looks
+        // the family and the group's export chain; unless the chain looks
         // at prefixes, once per attribute set is enough.
-        let prefix_free = self.export_prefix_free(pid);
+        let prefix_free = self.export_prefix_free(rep);
         let mut memo: HashMap<ExportKey, Exported, PrefixHasher> = HashMap::default();
         for prefix in candidates {
-            let key = prefix_free
-                .then(|| self.rib.get(&prefix).and_then(|d| d.best()))
-                .flatten()
-                .map(|b| {
-                    (
-                        Arc::as_ptr(&b.attrs) as usize,
-                        b.source,
-                        prefix_family(&prefix),
-                    )
-                });
+            let family = prefix_family(&prefix);
+            let best = self.rib.get(&prefix).and_then(|d| d.best());
+            let from = best.and_then(|b| match b.source {
+                Source::Peer(q) => Some(q),
+                Source::Local => None,
+            });
+            let key = best
+                .filter(|_| prefix_free)
+                .map(|b| (Arc::as_ptr(&b.attrs) as usize, b.source, family));
             let exported = match key.and_then(|k| memo.get(&k)) {
                 Some(e) => e.clone(),
                 None => {
-                    let e = self.export_for(pid, &prefix);
+                    let e = self.export_for(rep, &prefix);
                     if let Some(k) = key {
                         memo.insert(k, e.clone());
                     }
                     e
                 }
             };
-            let desired = match exported {
-                Ok(d) => d,
-                Err(family) => {
-                    if !no_next_hop.contains(&family) {
-                        no_next_hop.push(family);
-                    }
-                    None
-                }
-            };
-            let Some(p) = self.peers.get_mut(&pid) else {
+            let desired = exported.unwrap_or_else(|family| {
+                no_next_hop.insert(family);
+                None
+            });
+            let Some(g) = self.groups.get_mut(&gid) else {
                 return;
             };
-            let family = prefix_family(&prefix);
+            let loud = !quiet.contains(family);
+            // The audience leaves out only a member the route came from.
+            let from_member = from.filter(|q| g.is_member(*q));
             match desired {
-                Some(a) => match p.adj_out.entry(prefix) {
-                    Entry::Occupied(b) if Arc::ptr_eq(&a, b.get()) || a == *b.get() => {}
-                    Entry::Occupied(mut b) => {
-                        b.insert(a.clone());
-                        batch.announce((family, Arc::as_ptr(&a) as usize), a, prefix);
+                Some(attrs) => match g.adj_out.entry(prefix) {
+                    Entry::Occupied(mut e) => {
+                        let old = e.get();
+                        let same = Arc::ptr_eq(&attrs, &old.attrs) || attrs == old.attrs;
+                        if same && old.from == from {
+                            continue;
+                        }
+                        // The member the best path now comes from had the
+                        // route from another peer: it is withdrawn there.
+                        if old.from != from
+                            && let Some(q) = from_member
+                            && loud
+                        {
+                            batch.withdraw(Audience::Only(q), prefix);
+                        }
+                        e.insert(Advertised {
+                            attrs: attrs.clone(),
+                            from,
+                        });
+                        if loud {
+                            batch.announce(Audience::AllBut(from_member), &attrs, prefix);
+                        }
                     }
                     Entry::Vacant(v) => {
-                        v.insert(a.clone());
-                        batch.announce((family, Arc::as_ptr(&a) as usize), a, prefix);
+                        v.insert(Advertised {
+                            attrs: attrs.clone(),
+                            from,
+                        });
+                        if loud {
+                            batch.announce(Audience::AllBut(from_member), &attrs, prefix);
+                        }
                     }
                 },
                 None => {
-                    if p.adj_out.swap_remove(&prefix).is_some() {
-                        batch.withdraw.entry(family).or_default().push(prefix);
+                    if let Some(old) = g.adj_out.swap_remove(&prefix)
+                        && loud
+                    {
+                        let old_from = old.from.filter(|q| g.is_member(*q));
+                        batch.withdraw(Audience::AllBut(old_from), prefix);
                     }
                 }
             }
         }
-        for family in no_next_hop {
-            self.event(pid, PeerEventKind::NoNextHop { family });
+        for family in no_next_hop.iter() {
+            for m in &members {
+                self.event(*m, PeerEventKind::NoNextHop { family });
+            }
         }
         batch.close_run();
-        self.send_batch(now, pid, batch);
+        if !batch.is_empty() {
+            let encoded = self.encode(rep, &batch);
+            for m in members {
+                let skip = self.peers.get(&m).map_or(FamilySet::EMPTY, |p| {
+                    if p.stale_view.is_some() {
+                        families
+                    } else {
+                        p.dump
+                    }
+                });
+                let mine = encoded
+                    .iter()
+                    .filter(|e| e.to.includes(m) && !skip.contains(e.family));
+                self.send_encoded(now, m, mine);
+            }
+        }
+        if let Some(g) = self.groups.get_mut(&gid)
+            && !g.key.min_advertisement_interval.is_zero()
+        {
+            g.next_flush = Some(now + g.key.min_advertisement_interval);
+        }
+    }
+
+    /// Sends `pid` the whole table of the families it waits for, as its
+    /// group advertises it, then End-of-RIB (a new session) or EoRR (a
+    /// route refresh, RFC 7313). After a move between groups, what it had
+    /// and the new group does not advertise is withdrawn.
+    fn send_table(&mut self, now: Instant, pid: PeerId) {
+        let Some(p) = self.peers.get(&pid) else {
+            return;
+        };
+        let Some(g) = p.group.and_then(|gid| self.groups.get(&gid)) else {
+            return;
+        };
+        // The group's table is not complete until its first flush.
+        if g.full {
+            return;
+        }
+        let families = p.dump;
+        let mut batch = Batch::default();
+        for (prefix, attrs) in g.view(pid) {
+            if families.contains(prefix_family(prefix)) {
+                batch.announce(Audience::Only(pid), attrs, *prefix);
+            }
+        }
+        if let Some(had) = &p.stale_view {
+            for prefix in had {
+                if g.adj_out.get(prefix).is_none_or(|a| a.from == Some(pid)) {
+                    batch.withdraw(Audience::Only(pid), *prefix);
+                }
+            }
+        }
+        batch.close_run();
+        let encoded = self.encode(pid, &batch);
+        self.send_encoded(now, pid, encoded.iter());
 
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
+        p.dump = FamilySet::EMPTY;
+        p.stale_view = None;
         let mut tail = Vec::new();
-        if p.dump_pending {
-            p.dump_pending = false;
-            if let Some(up) = &p.up {
-                for f in up.negotiated.families.iter() {
-                    if !p.eor_sent.contains(f) {
-                        p.eor_sent.insert(f);
-                        tail.push(Message::Update(Update::end_of_rib_marker(f)));
-                    }
+        if let Some(up) = &p.up {
+            for f in up.negotiated.families.iter() {
+                if !p.eor_sent.contains(f) {
+                    p.eor_sent.insert(f);
+                    tail.push(Message::Update(Update::end_of_rib_marker(f)));
                 }
             }
         }
@@ -174,11 +325,6 @@ impl Speaker {
         }
         for m in tail {
             self.send_message(now, pid, &m);
-        }
-        if let Some(p) = self.peers.get_mut(&pid)
-            && !p.config.min_advertisement_interval.is_zero()
-        {
-            p.next_flush = Some(now + p.config.min_advertisement_interval);
         }
     }
 
@@ -196,52 +342,64 @@ impl Speaker {
         }
     }
 
-    fn send_batch(&mut self, now: Instant, pid: PeerId, batch: Batch) {
-        let Some(p) = self.peers.get_mut(&pid) else {
-            return;
+    /// Encodes the batch's runs with the session encodings of `pid` (the
+    /// same for its whole group).
+    fn encode(&mut self, pid: PeerId, batch: &Batch) -> Vec<Encoded> {
+        let Some(ctx) = self
+            .peers
+            .get(&pid)
+            .and_then(|p| p.up.as_ref())
+            .map(|u| u.negotiated.context)
+        else {
+            return Vec::new();
         };
-        let Some(up) = &p.up else { return };
-        let ctx = up.negotiated.context;
         let packer = UpdatePacker::new(ctx);
-        let mut out = BytesMut::new();
-        let mut messages = 0u64;
+        let mut encoded = Vec::new();
         let mut errors = Vec::new();
-        for (family, prefixes) in &batch.withdraw {
+        for ((family, to), prefixes) in &batch.withdraw {
+            let mut out = BytesMut::new();
             let r = match family.afi {
                 Afi::IPV4 => packer.withdraw(*family, &nlri_v4(prefixes, &ctx, *family), &mut out),
                 _ => packer.withdraw(*family, &nlri_v6(prefixes, &ctx, *family), &mut out),
             };
             match r {
-                Ok(n) => messages += n as u64,
+                Ok(n) => encoded.push(Encoded {
+                    family: *family,
+                    to: *to,
+                    bytes: out.freeze(),
+                    messages: n as u64,
+                }),
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        for ((family, _), (attrs, prefixes)) in &batch.announce {
+        for ((family, _, to), (attrs, prefixes)) in &batch.announce {
             let mut wire = attrs.to_path_attributes();
             if !ctx.four_octet_as {
                 wire = attributes_for_two_octet_peer(&wire);
             }
-            let encoded = match packer.encode_attributes(*family, &wire, attrs.next_hop) {
+            let attributes = match packer.encode_attributes(*family, &wire, attrs.next_hop) {
                 Ok(e) => e,
                 Err(e) => {
                     errors.push(e.to_string());
                     continue;
                 }
             };
+            let mut out = BytesMut::new();
             let r = match family.afi {
-                Afi::IPV4 => packer.announce(&encoded, &nlri_v4(prefixes, &ctx, *family), &mut out),
-                _ => packer.announce(&encoded, &nlri_v6(prefixes, &ctx, *family), &mut out),
+                Afi::IPV4 => {
+                    packer.announce(&attributes, &nlri_v4(prefixes, &ctx, *family), &mut out)
+                }
+                _ => packer.announce(&attributes, &nlri_v6(prefixes, &ctx, *family), &mut out),
             };
             match r {
-                Ok(n) => messages += n as u64,
+                Ok(n) => encoded.push(Encoded {
+                    family: *family,
+                    to: *to,
+                    bytes: out.freeze(),
+                    messages: n as u64,
+                }),
                 Err(e) => errors.push(e.to_string()),
             }
-        }
-        p.counters.updates_sent += messages;
-        if !out.is_empty()
-            && let Some(o) = p.session.send(now, out.freeze())
-        {
-            self.session_outputs(now, pid, vec![o]);
         }
         for e in errors {
             self.event(
@@ -250,6 +408,40 @@ impl Speaker {
                     message: format!("could not encode an UPDATE: {e}"),
                 },
             );
+        }
+        encoded
+    }
+
+    /// Sends `pid` these encoded runs, in one write.
+    fn send_encoded<'e>(
+        &mut self,
+        now: Instant,
+        pid: PeerId,
+        runs: impl Iterator<Item = &'e Encoded>,
+    ) {
+        let mut messages = 0;
+        let mut parts: Vec<&Bytes> = Vec::new();
+        for e in runs {
+            messages += e.messages;
+            parts.push(&e.bytes);
+        }
+        let bytes = match parts.as_slice() {
+            [] => return,
+            [one] => (*one).clone(),
+            many => {
+                let mut out = BytesMut::with_capacity(many.iter().map(|b| b.len()).sum());
+                for b in many {
+                    out.extend_from_slice(b);
+                }
+                out.freeze()
+            }
+        };
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        p.counters.updates_sent += messages;
+        if let Some(o) = p.session.send(now, bytes) {
+            self.session_outputs(now, pid, vec![o]);
         }
     }
 
@@ -267,8 +459,8 @@ impl Speaker {
         })
     }
 
-    /// The attributes `prefix` goes to `pid` with, or `None` if it does not
-    /// go. `Err(family)`: it should go, but there is no next hop of that
+    /// The attributes `prefix` goes to `pid`'s group with, or `None` if it
+    /// does not go. `Err(family)`: it should go, but there is no next hop of that
     /// family for this session.
     fn export_for(&mut self, pid: PeerId, prefix: &Prefix) -> Result<Option<SharedAttrs>, Family> {
         let Some(peer) = self.peers.get(&pid) else {
@@ -283,10 +475,10 @@ impl Speaker {
             return Ok(None);
         }
         let to_internal = up.negotiated.internal;
+        // Never back to where it came from: the group leaves that member
+        // out of the audience (RFC 4271 §9.2).
         let source_peer = match best.source {
             Source::Local => None,
-            // Never back to where it came from.
-            Source::Peer(q) if q == pid => return Ok(None),
             Source::Peer(q) => self.peers.get(&q),
         };
         let from_internal =

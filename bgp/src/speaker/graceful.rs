@@ -44,13 +44,15 @@ impl Speaker {
             local,
             since: now,
         });
-        p.adj_out.clear();
-        p.pending.clear();
-        p.dump_pending = true;
+        p.dump =
+            p.up.as_ref()
+                .map_or(FamilySet::EMPTY, |u| u.negotiated.families);
+        p.stale_view = None;
         p.eor_sent = FamilySet::EMPTY;
         p.eor_received = FamilySet::EMPTY;
         p.counters.rejected_by_checks = 0;
         let helping = p.stale_until.is_some();
+        self.join_group(pid);
         self.event(pid, PeerEventKind::Established);
         if helping {
             // RFC 4724 §4.2: keep stale routes only for families the peer
@@ -91,13 +93,15 @@ impl Speaker {
             return;
         };
         p.up = None;
-        p.adj_out.clear();
-        p.pending.clear();
-        p.dump_pending = false;
+        p.dump = FamilySet::EMPTY;
+        p.stale_view = None;
         p.refresh_replies.clear();
         p.eor_sent = FamilySet::EMPTY;
         p.eor_received = FamilySet::EMPTY;
-        p.next_flush = None;
+        self.leave_group(pid);
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
         let helping = down.graceful && p.config.graceful_restart;
         let kept: Vec<Family> = p
             .facts

@@ -443,17 +443,15 @@ impl Speaker {
         let family = r.family;
         match r.subtype {
             RefreshSubtype::Request => {
-                let all: Vec<Prefix> = self.rib.family(family).map(|(prefix, _)| *prefix).collect();
                 let Some(p) = self.peers.get_mut(&pid) else {
                     return;
                 };
-                let enhanced =
-                    p.up.as_ref()
-                        .is_some_and(|u| u.negotiated.enhanced_route_refresh);
-                p.adj_out
-                    .retain(|prefix, _| prefix_family(prefix) != family);
-                p.pending.extend(all);
-                p.next_flush = None;
+                let Some(up) = &p.up else { return };
+                if !up.negotiated.families.contains(family) {
+                    return;
+                }
+                let enhanced = up.negotiated.enhanced_route_refresh;
+                p.dump.insert(family);
                 if enhanced {
                     p.refresh_replies.push(family);
                     self.send_refresh(

@@ -111,18 +111,7 @@ impl Speaker {
             self.soft_in(now, pid);
         }
         if reexport {
-            self.reexport(pid);
-        }
-    }
-
-    /// Every prefix is looked at again for `pid`.
-    fn reexport(&mut self, pid: PeerId) {
-        let all: Vec<Prefix> = self.rib.iter().map(|(p, _)| *p).collect();
-        if let Some(p) = self.peers.get_mut(&pid)
-            && p.up.is_some()
-        {
-            p.pending.extend(all);
-            p.next_flush = None;
+            self.regroup(pid);
         }
     }
 
@@ -146,6 +135,7 @@ impl Speaker {
 
     /// Forgets a peer whose session is already closed.
     pub(super) fn drop_peer(&mut self, pid: PeerId) {
+        self.leave_group(pid);
         if let Some(p) = self.peers.remove(&pid) {
             self.by_addr.remove(&p.config.address);
             self.conns.retain(|_, owner| *owner != pid);
@@ -168,8 +158,10 @@ impl Speaker {
         for pid in reimport {
             self.soft_in(now, pid);
         }
+        // A changed policy may now look at the neighbor (or stop looking):
+        // that changes who may share a group.
         for pid in reexport {
-            self.reexport(pid);
+            self.regroup(pid);
         }
     }
 

@@ -16,6 +16,7 @@
 mod config;
 mod export;
 mod graceful;
+mod group;
 mod import;
 mod manage;
 mod peer;
@@ -198,6 +199,8 @@ pub struct Speaker {
     interner: Interner,
     local_routes: BTreeMap<Prefix, LocalRoute>,
     dirty: prefix_set::PrefixSet,
+    groups: BTreeMap<group::GroupId, group::Group>,
+    next_group: group::GroupId,
     import_memo: Option<import::ImportMemo>,
     /// Best-path selection is deferred until then (we are restarting).
     deferral: Option<Instant>,
@@ -226,6 +229,8 @@ impl Speaker {
             interner: Interner::default(),
             local_routes: BTreeMap::new(),
             dirty: prefix_set::PrefixSet::default(),
+            groups: BTreeMap::new(),
+            next_group: 1,
             import_memo: None,
             deferral,
             initial_sync_reported: false,
@@ -247,16 +252,28 @@ impl Speaker {
     }
 
     pub fn peers(&self) -> impl Iterator<Item = PeerView<'_>> {
-        self.peers.values().map(|peer| PeerView { peer })
+        self.peers.values().map(|peer| self.view(peer))
     }
 
     pub fn peer(&self, address: IpAddr) -> Option<PeerView<'_>> {
         let id = self.by_addr.get(&address)?;
-        self.peers.get(id).map(|peer| PeerView { peer })
+        self.peers.get(id).map(|peer| self.view(peer))
     }
 
     pub fn peer_by_id(&self, id: PeerId) -> Option<PeerView<'_>> {
-        self.peers.get(&id).map(|peer| PeerView { peer })
+        self.peers.get(&id).map(|peer| self.view(peer))
+    }
+
+    fn view<'a>(&'a self, peer: &'a Peer) -> PeerView<'a> {
+        PeerView {
+            peer,
+            group: peer.group.and_then(|g| self.groups.get(&g)),
+        }
+    }
+
+    /// Export groups in use (peers sharing one Adj-RIB-Out).
+    pub fn export_groups(&self) -> usize {
+        self.groups.len()
     }
 
     /// Best-path selection is still deferred after our restart.
@@ -348,13 +365,15 @@ impl Speaker {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().flat_map(|p| {
-            let flush = p
-                .next_flush
-                .filter(|_| !p.pending.is_empty() || p.dump_pending);
-            [p.session.poll_timeout(), p.restart_at, p.stale_until, flush]
-        });
-        peers.chain([self.deferral]).flatten().min()
+        let peers = self
+            .peers
+            .values()
+            .flat_map(|p| [p.session.poll_timeout(), p.restart_at, p.stale_until]);
+        let groups = self
+            .groups
+            .values()
+            .map(|g| g.next_flush.filter(|_| g.has_work()));
+        peers.chain(groups).chain([self.deferral]).flatten().min()
     }
 
     /// Fires what is due at `now`.
@@ -382,10 +401,10 @@ impl Speaker {
                 p.stale_until = None;
                 self.sweep_stale(pid, None);
             }
-            if let Some(p) = self.peers.get_mut(&pid)
-                && p.next_flush.is_some_and(|t| t <= now)
-            {
-                p.next_flush = None;
+        }
+        for g in self.groups.values_mut() {
+            if g.next_flush.is_some_and(|t| t <= now) {
+                g.next_flush = None;
             }
         }
         self.settle(now)
@@ -464,16 +483,11 @@ impl Speaker {
         }
         for prefix in &changed {
             self.report_fib(*prefix);
-            for p in self.peers.values_mut() {
-                if p.up.is_some() {
-                    p.pending.insert(*prefix);
-                }
-            }
         }
-        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for pid in ids {
-            self.flush(now, pid);
+        for g in self.groups.values_mut() {
+            g.pending.extend(changed.iter().copied());
         }
+        self.flush(now);
     }
 
     fn report_fib(&mut self, prefix: Prefix) {

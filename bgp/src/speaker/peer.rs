@@ -68,13 +68,14 @@ pub(crate) struct Peer {
     pub(crate) facts: Option<Facts>,
     /// Pre-policy Adj-RIB-In, kept when `keep_received` is set.
     pub(crate) adj_in: BTreeMap<(Prefix, Option<PathId>), SharedAttrs>,
-    /// Adj-RIB-Out: what we advertised, after export rules and policy.
-    /// An index map, as the Loc-RIB, for the same reason.
-    pub(crate) adj_out: indexmap::IndexMap<Prefix, SharedAttrs, crate::rib::PrefixHasher>,
-    /// Prefixes whose advertisement must be looked at again.
-    pub(crate) pending: super::prefix_set::PrefixSet,
-    /// The whole table is to be sent, then End-of-RIB.
-    pub(crate) dump_pending: bool,
+    /// The export group sharing our Adj-RIB-Out, while established.
+    pub(crate) group: Option<super::group::GroupId>,
+    /// Families whose whole advertised table is to be sent to this peer
+    /// alone (a new session, a route refresh), then End-of-RIB.
+    pub(crate) dump: FamilySet,
+    /// What the peer was sent before it moved to another group: whatever
+    /// the new group does not advertise is withdrawn with the dump.
+    pub(crate) stale_view: Option<Vec<Prefix>>,
     pub(crate) eor_sent: FamilySet,
     pub(crate) eor_received: FamilySet,
     /// Families to close with EoRR after the next flush (RFC 7313).
@@ -84,8 +85,6 @@ pub(crate) struct Peer {
     pub(crate) stale_until: Option<Instant>,
     /// Start again after a max-prefix shutdown.
     pub(crate) restart_at: Option<Instant>,
-    /// MinRouteAdvertisementInterval: no UPDATE before this.
-    pub(crate) next_flush: Option<Instant>,
     pub(crate) max_prefix_tripped: FamilySet,
     pub(crate) counters: Counters,
 }
@@ -101,15 +100,14 @@ impl Peer {
             up: None,
             facts: None,
             adj_in: BTreeMap::new(),
-            adj_out: indexmap::IndexMap::default(),
-            pending: super::prefix_set::PrefixSet::default(),
-            dump_pending: false,
+            group: None,
+            dump: FamilySet::EMPTY,
+            stale_view: None,
             eor_sent: FamilySet::EMPTY,
             eor_received: FamilySet::EMPTY,
             refresh_replies: Vec::new(),
             stale_until: None,
             restart_at: None,
-            next_flush: None,
             max_prefix_tripped: FamilySet::EMPTY,
             counters: Counters::default(),
         }
@@ -129,6 +127,7 @@ impl Peer {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerView<'a> {
     pub(crate) peer: &'a Peer,
+    pub(crate) group: Option<&'a super::group::Group>,
 }
 
 impl<'a> PeerView<'a> {
@@ -200,15 +199,21 @@ impl<'a> PeerView<'a> {
 
     /// Prefixes advertised per family (the Adj-RIB-Out).
     pub fn advertised(&self, family: Family) -> usize {
-        self.peer
-            .adj_out
-            .keys()
-            .filter(|p| crate::rib::prefix_family(p) == family)
+        self.adj_rib_out()
+            .filter(|(p, _)| crate::rib::prefix_family(p) == family)
             .count()
     }
 
+    /// What the peer was sent: its export group's Adj-RIB-Out but the
+    /// routes that came from it.
     pub fn adj_rib_out(&self) -> impl Iterator<Item = (&'a Prefix, &'a SharedAttrs)> {
-        self.peer.adj_out.iter()
+        let id = self.peer.id;
+        self.group.into_iter().flat_map(move |g| g.view(id))
+    }
+
+    /// The peers sharing this one's Adj-RIB-Out (itself included).
+    pub fn export_group(&self) -> &'a [PeerId] {
+        self.group.map_or(&[], |g| g.members.as_slice())
     }
 
     /// The pre-policy Adj-RIB-In, if kept (`keep_received`).
