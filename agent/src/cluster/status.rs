@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::Started;
 use super::resources::{NodeStatusReport, PodrouteNodeStatus, RouteCounts, SessionReport};
-use crate::control::protocol::{FibView, NeighborSummary, Query, ResponseBody, Status};
+use crate::control::protocol::{NeighborSummary, Query, ResponseBody, Status};
 use crate::control::server::ControlHandle;
 
 /// An unchanged report is written again after this many intervals.
@@ -88,24 +88,15 @@ async fn ask(control: &ControlHandle) -> Option<NodeStatusReport> {
     let Some(ResponseBody::Neighbors { neighbors }) = query(Query::Neighbors).await else {
         return None;
     };
-    // An error answer: the FIB is off.
-    let fib = match query(Query::Fib).await {
-        Some(ResponseBody::Fib(f)) => Some(f),
-        _ => None,
-    };
-    Some(report(
-        &status,
-        &neighbors,
-        fib.as_deref(),
-        Timestamp::now(),
-    ))
+    Some(report(&status, &neighbors, Timestamp::now()))
 }
 
-/// The report of an agent in state `status` with `neighbors`, at `now`.
+/// The report of an agent in state `status` with `neighbors`, at `now`. The
+/// kernel route counts come with the status (the FIB task keeps them), not
+/// from a `show fib` of every route.
 pub(crate) fn report(
     status: &Status,
     neighbors: &[NeighborSummary],
-    fib: Option<&FibView>,
     now: Timestamp,
 ) -> NodeStatusReport {
     let at = |secs_ago: u64| {
@@ -132,14 +123,6 @@ pub(crate) fn report(
             }
         })
         .collect();
-    let fib_count = |state: &str| {
-        fib.map_or(0, |f| {
-            f.routes
-                .iter()
-                .filter(|r| r.state.as_deref() == Some(state))
-                .count() as u64
-        })
-    };
     NodeStatusReport {
         updated: rfc3339(now),
         router_id: status.router_id.clone(),
@@ -150,8 +133,8 @@ pub(crate) fn report(
         sessions,
         routes: RouteCounts {
             best: status.prefixes as u64,
-            installed: fib_count("installed"),
-            not_installed: fib_count("not-installed"),
+            installed: status.fib.map_or(0, |f| f.installed),
+            not_installed: status.fib.map_or(0, |f| f.not_installed),
         },
     }
 }

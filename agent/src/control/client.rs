@@ -219,6 +219,7 @@ mod tests {
                 attribute_sets: 0,
                 deferring: true,
                 originated: Vec::new(),
+                fib: None,
             }),
             ResponseBody::Neighbors {
                 neighbors: vec![summary.clone()],

@@ -163,6 +163,17 @@ pub struct Status {
     /// Still deferring best-path selection after a graceful restart.
     pub deferring: bool,
     pub originated: Vec<String>,
+    /// The kernel routes' counts; `None` when the FIB is off.
+    #[serde(default)]
+    pub fib: Option<FibCounts>,
+}
+
+/// How many routes are in the kernel, as the FIB task last counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibCounts {
+    pub installed: u64,
+    pub not_installed: u64,
+    pub pending: u64,
 }
 
 /// Per family counts, keyed by family name ("ipv4-unicast").

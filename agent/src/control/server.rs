@@ -371,6 +371,7 @@ mod tests {
             attribute_sets: 1,
             deferring: false,
             originated: vec!["10.244.1.0/24".into()],
+            fib: None,
         }
     }
 

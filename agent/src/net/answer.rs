@@ -126,6 +126,8 @@ fn status(speaker: &Speaker, config: &Config, started: Instant, now: Instant) ->
             .local_routes()
             .map(|r| r.prefix.to_string())
             .collect(),
+        // The driver fills it in: the FIB task's counters live there.
+        fib: None,
     }
 }
 

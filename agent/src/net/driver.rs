@@ -21,7 +21,7 @@ use super::ifaddr::{canonical, local_end};
 use super::md5_hint::Md5Hints;
 use super::transport;
 use crate::config::Config;
-use crate::control::protocol::{NeighborSummary, Query, ResponseBody};
+use crate::control::protocol::{FibCounts, NeighborSummary, Query, ResponseBody};
 
 /// Ids the driver gives inbound connections (the speaker's sessions name
 /// their own outbound ones; the top bit keeps the two apart).
@@ -439,6 +439,16 @@ impl Driver {
         let fib = self.fib.is_some();
         let mut answer =
             super::answer::answer(&self.speaker, &self.config, self.started, fib, query);
+        if let ResponseBody::Status(s) = &mut answer
+            && fib
+        {
+            let f = &self.metrics.fib;
+            s.fib = Some(FibCounts {
+                installed: f.installed,
+                not_installed: f.not_installed,
+                pending: f.pending,
+            });
+        }
         self.add_transport_hints(&mut answer);
         self.with_fib_states(answer, reply);
     }

@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 
 use super::*;
-use crate::control::protocol::{FamilyCounts, FibRoute};
+use crate::control::protocol::{FamilyCounts, FibCounts};
 
 fn status() -> Status {
     Status {
@@ -17,6 +17,7 @@ fn status() -> Status {
         attribute_sets: 2,
         deferring: false,
         originated: vec!["10.244.7.0/24".into()],
+        fib: None,
     }
 }
 
@@ -39,40 +40,24 @@ fn neighbor(address: &str, state: &str, uptime: Option<u64>, accepted: u64) -> N
     }
 }
 
-fn route(prefix: &str, state: &str) -> FibRoute {
-    FibRoute {
-        prefix: prefix.into(),
-        desired: None,
-        kernel: None,
-        state: Some(state.into()),
-        reason: None,
-    }
-}
-
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
 #[test]
 fn the_report_counts_sessions_and_routes() {
-    let fib = FibView {
-        protocol: 44,
-        table: 254,
-        synced: true,
-        routes: vec![
-            route("10.244.1.0/24", "installed"),
-            route("10.244.2.0/24", "installed"),
-            route("10.244.3.0/24", "not-installed"),
-        ],
-        stats: serde_json::Value::Null,
-    };
+    let mut status = status();
+    status.fib = Some(FibCounts {
+        installed: 2,
+        not_installed: 1,
+        pending: 0,
+    });
     let r = report(
-        &status(),
+        &status,
         &[
             neighbor("192.0.2.12", "Established", Some(60), 2),
             neighbor("192.0.2.13", "Active", None, 0),
         ],
-        Some(&fib),
         at("2026-12-02T10:00:00.4Z"),
     );
     assert_eq!(r.updated, "2026-12-02T10:00:00Z");
@@ -93,7 +78,7 @@ fn the_report_counts_sessions_and_routes() {
 
 #[test]
 fn without_a_fib_nothing_counts_as_installed() {
-    let r = report(&status(), &[], None, at("2026-12-02T10:00:00Z"));
+    let r = report(&status(), &[], at("2026-12-02T10:00:00Z"));
     assert_eq!((r.routes.best, r.routes.installed), (3, 0));
     assert_eq!(r.session_count, 0);
 }
@@ -101,11 +86,11 @@ fn without_a_fib_nothing_counts_as_installed() {
 #[test]
 fn only_a_real_change_makes_a_write() {
     let n = |up| [neighbor("192.0.2.12", "Established", Some(up), 2)];
-    let a = report(&status(), &n(60), None, at("2026-12-02T10:00:00Z"));
+    let a = report(&status(), &n(60), at("2026-12-02T10:00:00Z"));
     // Ten seconds on, the same sessions: the times moved, nothing else.
-    let b = report(&status(), &n(70), None, at("2026-12-02T10:00:10Z"));
+    let b = report(&status(), &n(70), at("2026-12-02T10:00:10Z"));
     assert!(same(&a, &b));
     let down = [neighbor("192.0.2.12", "Idle", Some(1), 0)];
-    let c = report(&status(), &down, None, at("2026-12-02T10:00:20Z"));
+    let c = report(&status(), &down, at("2026-12-02T10:00:20Z"));
     assert!(!same(&a, &c));
 }
