@@ -988,3 +988,23 @@ fn a_policy_matching_the_neighbor_gives_each_peer_its_own_group() {
     assert!(learned_paths(&net, c, "10.244.2.0/24").is_empty());
     assert_eq!(learned_paths(&net, d, "10.244.2.0/24"), ["65001 65002"]);
 }
+
+#[test]
+fn a_peer_joining_a_lone_members_group_gets_that_members_routes() {
+    let mut net = Net::new();
+    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
+    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
+    let c = net.add("c", 3, with_policies(Net::config(3, 65003)));
+    net.peer(a, b, open_policy, open_policy);
+    net.run(5 * SEC);
+    // b alone in its group: its own routes go to no one and are not kept.
+    originate(&mut net, b, "10.244.2.0/24");
+    net.run(SEC);
+    assert!(!advertised(&net, a, 2, "10.244.2.0/24"));
+
+    net.peer(a, c, open_policy, open_policy);
+    net.run(5 * SEC);
+    assert_eq!(net.nodes[a].speaker.export_groups(), 1);
+    assert_eq!(learned_paths(&net, c, "10.244.2.0/24"), ["65001 65002"]);
+    assert!(learned_paths(&net, b, "10.244.2.0/24").is_empty());
+}

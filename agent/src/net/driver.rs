@@ -113,10 +113,13 @@ struct FibLink {
 /// Next-hop sets remembered by [`FibLink::share`].
 const RECENT_NEXT_HOPS: usize = 8;
 
-/// Network events absorbed per settle at most, and the longest a burst may
-/// take: enough to fold a table's worth of UPDATEs from many peers into one
-/// pass, short enough that timers and queries hardly wait.
+/// A burst absorbed before one settle ends at this many network events,
+/// message octets or this long: enough to fold small UPDATEs from many peers
+/// into one pass, small enough that a full table still flows on as it
+/// arrives (what one settle produces is held in memory at once) and timers
+/// and queries hardly wait.
 const BURST: usize = 1024;
+const BURST_OCTETS: usize = 64 * 1024;
 const BURST_TIME: Duration = Duration::from_millis(20);
 
 /// Prefixes per [`crate::fib::Command::Learned`].
@@ -558,17 +561,22 @@ impl Driver {
     }
 
     /// Absorbs `first` and whatever else is queued already (up to [`BURST`]
-    /// events or [`BURST_TIME`]), then settles once: a burst of UPDATEs from
-    /// many peers costs one decision pass and one UPDATE per peer.
+    /// events, [`BURST_OCTETS`] or [`BURST_TIME`]), then settles once: a
+    /// burst of UPDATEs from many peers costs one decision pass and one
+    /// UPDATE per peer.
     fn net_burst(&mut self, first: NetEvent) {
         let start = Instant::now();
+        let mut octets = first.octets();
         self.net_event(first);
         for _ in 1..BURST {
-            if start.elapsed() >= BURST_TIME {
+            if octets >= BURST_OCTETS || start.elapsed() >= BURST_TIME {
                 break;
             }
             match self.events.try_recv() {
-                Ok(ev) => self.net_event(ev),
+                Ok(ev) => {
+                    octets += ev.octets();
+                    self.net_event(ev)
+                }
                 Err(_) => break,
             }
         }

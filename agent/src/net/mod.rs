@@ -50,3 +50,13 @@ pub(crate) enum NetEvent {
         error: Option<String>,
     },
 }
+
+impl NetEvent {
+    /// The message octets it carries (for the driver's burst budget).
+    pub(crate) fn octets(&self) -> usize {
+        match self {
+            NetEvent::Message { bytes, .. } => bytes.len(),
+            _ => 0,
+        }
+    }
+}

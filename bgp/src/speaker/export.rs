@@ -196,6 +196,14 @@ impl Speaker {
             let loud = !quiet.contains(family);
             // The audience leaves out only a member the route came from.
             let from_member = from.filter(|q| g.is_member(*q));
+            // A lone member's own routes go to no one: not kept (a full
+            // table from one peer would otherwise be held twice).
+            let desired = if desired.is_some() && from_member.is_some() && g.members.len() == 1 {
+                g.sparse = true;
+                None
+            } else {
+                desired
+            };
             match desired {
                 Some(attrs) => match g.adj_out.entry(prefix) {
                     Entry::Occupied(mut e) => {

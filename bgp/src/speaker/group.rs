@@ -61,6 +61,9 @@ pub(crate) struct Group {
     pub(crate) pending: PrefixSet,
     /// Every prefix must be looked at again (a new group, a changed policy).
     pub(crate) full: bool,
+    /// Routes no member may be sent (a lone member's own) are not kept: a
+    /// second member joining makes the group look at every prefix again.
+    pub(crate) sparse: bool,
     /// MinRouteAdvertisementInterval: no UPDATE before this.
     pub(crate) next_flush: Option<Instant>,
 }
@@ -73,6 +76,7 @@ impl Group {
             adj_out: IndexMap::default(),
             pending: PrefixSet::default(),
             full: true,
+            sparse: false,
             next_flush: None,
         }
     }
@@ -151,6 +155,11 @@ impl Speaker {
         };
         if let Some(g) = self.groups.get_mut(&gid) {
             g.join(pid);
+            if g.sparse {
+                g.sparse = false;
+                g.full = true;
+                g.next_flush = None;
+            }
         }
         if let Some(p) = self.peers.get_mut(&pid) {
             p.group = Some(gid);
