@@ -57,6 +57,16 @@ fn has_route(net: &Net, i: usize, p: &str) -> bool {
         .is_some_and(|b| b.source != Source::Local)
 }
 
+/// Node `i`'s counters for its peer at `peer`.
+fn counters(net: &Net, i: usize, peer: &str) -> bgp::speaker::Counters {
+    net.nodes[i]
+        .speaker
+        .peer(v4(peer))
+        .expect("a configured peer")
+        .counters()
+        .clone()
+}
+
 fn best_path_of(net: &Net, i: usize, p: &str) -> String {
     let d = net.nodes[i].speaker.rib().get(&prefix(p)).expect("route");
     d.best().unwrap().attrs.as_path.to_string()
@@ -743,14 +753,7 @@ fn min_advertisement_interval_batches_changes() {
         open_policy,
     );
     net.run(5 * SEC);
-    let sent = |net: &Net| {
-        net.nodes[a]
-            .speaker
-            .peer(v4("192.0.2.2"))
-            .unwrap()
-            .counters()
-            .updates_sent
-    };
+    let sent = |net: &Net| counters(net, a, "192.0.2.2").updates_sent;
     let before = sent(&net);
     originate(&mut net, a, "10.244.1.0/24");
     let after_first = sent(&net);
@@ -775,14 +778,7 @@ fn a_burst_absorbed_then_settled_goes_out_as_one_update() {
     let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
     net.peer(a, b, open_policy, open_policy);
     net.run(5 * SEC);
-    let sent = |net: &Net| {
-        net.nodes[a]
-            .speaker
-            .peer(v4("192.0.2.2"))
-            .unwrap()
-            .counters()
-            .updates_sent
-    };
+    let sent = |net: &Net| counters(net, a, "192.0.2.2").updates_sent;
     let before = sent(&net);
     let routes = ["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"];
     net.burst(
@@ -852,12 +848,7 @@ fn peers_alike_share_one_export_group_and_never_get_their_own_routes_back() {
     // RFC 4271 §9.2: not back to b; b would have refused it (AS loop).
     assert!(!advertised(&net, a, 2, "10.244.2.0/24"));
     assert!(advertised(&net, a, 3, "10.244.2.0/24"));
-    let back = net.nodes[b]
-        .speaker
-        .peer(v4("192.0.2.1"))
-        .unwrap()
-        .counters()
-        .rejected_by_checks;
+    let back = counters(&net, b, "192.0.2.1").rejected_by_checks;
     assert_eq!(back, 0, "b was sent its own route");
 }
 
@@ -899,12 +890,7 @@ fn when_the_best_path_moves_between_members_each_gets_the_right_view() {
     assert_eq!(learned_paths(&net, c, "10.244.7.0/24"), ["65001 65002"]);
     assert_eq!(learned_paths(&net, d, "10.244.7.0/24"), ["65001 65002"]);
     for x in [b, c] {
-        let refused = net.nodes[x]
-            .speaker
-            .peer(v4("192.0.2.1"))
-            .unwrap()
-            .counters()
-            .rejected_by_checks;
+        let refused = counters(&net, x, "192.0.2.1").rejected_by_checks;
         assert_eq!(refused, 0, "node {x} was sent its own route");
     }
 }

@@ -286,15 +286,7 @@ impl Frr {
             ],
         )?;
         self.bgpd = Some(bgpd);
-        let argv = [
-            "vtysh",
-            "--vty_socket",
-            &d,
-            "-d",
-            "bgpd",
-            "-c",
-            "show bgp summary json",
-        ];
+        let argv = bgpd_probe(&d);
         let name = self.name();
         let bgpd = self.bgpd.as_mut().expect("just set");
         wait_until(&format!("{name}: bgpd's vty"), START_TIMEOUT, || {
@@ -498,6 +490,20 @@ fn integrated_summary(text: &str) -> Result<BgpConfig> {
     }
     let asn = asn.ok_or_else(|| anyhow!("no `router bgp ASN`"))?;
     Ok(BgpConfig::new(asn, router_id))
+}
+
+/// `vtysh` asking bgpd for its summary through the vty socket in `dir`: it
+/// succeeds once bgpd is up and has read its configuration.
+pub(crate) fn bgpd_probe(dir: &str) -> [&str; 7] {
+    [
+        "vtysh",
+        "--vty_socket",
+        dir,
+        "-d",
+        "bgpd",
+        "-c",
+        "show bgp summary json",
+    ]
 }
 
 /// Renders `bgpd.conf`. Route-maps and prefix-lists come first: a `network ... route-map X`

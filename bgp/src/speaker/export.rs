@@ -153,7 +153,7 @@ impl Speaker {
             if members.iter().all(|m| {
                 self.peers
                     .get(m)
-                    .is_none_or(|p| p.dump.contains(f) || p.stale_view.is_some())
+                    .is_none_or(|p| p.awaiting_table(families).contains(f))
             }) {
                 quiet.insert(f);
             }
@@ -257,13 +257,10 @@ impl Speaker {
         if !batch.is_empty() {
             let encoded = self.encode(rep, &batch);
             for m in members {
-                let skip = self.peers.get(&m).map_or(FamilySet::EMPTY, |p| {
-                    if p.stale_view.is_some() {
-                        families
-                    } else {
-                        p.dump
-                    }
-                });
+                let skip = self
+                    .peers
+                    .get(&m)
+                    .map_or(FamilySet::EMPTY, |p| p.awaiting_table(families));
                 let mine = encoded
                     .iter()
                     .filter(|e| e.to.includes(m) && !skip.contains(e.family));

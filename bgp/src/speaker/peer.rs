@@ -113,6 +113,16 @@ impl Peer {
         }
     }
 
+    /// The families (of `all`) whose whole table this peer is about to be
+    /// sent: the group's changes to them need not reach it first.
+    pub(crate) fn awaiting_table(&self, all: FamilySet) -> FamilySet {
+        if self.stale_view.is_some() {
+            all
+        } else {
+            self.dump
+        }
+    }
+
     pub(crate) fn internal(&self) -> bool {
         self.up.as_ref().is_some_and(|u| u.negotiated.internal)
     }

@@ -16,7 +16,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::netns::Netns;
 use super::progress::Progress;
@@ -158,6 +158,23 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, (CollectorTotals, Option<String>)> {
         self.totals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `f` gives an answer, the session closes, or `timeout` passes.
+    fn wait<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut f: impl FnMut(&CollectorTotals) -> Option<T>,
+    ) -> Result<T> {
+        super::session::wait_on(
+            self.lock(),
+            &self.cond,
+            timeout,
+            what,
+            |g| g.1.as_deref(),
+            |g| f(&g.0),
+        )
     }
 }
 
@@ -310,25 +327,9 @@ impl Collector {
     /// Waits until every prefix has been withdrawn (count 0 after some withdrawal).
     pub fn wait_until_withdrawn(&self, timeout: Duration) -> Result<Instant> {
         let deadline = Instant::now() + timeout;
-        let what = "collector: withdrawals";
-        {
-            let mut g = self.shared.lock();
-            while g.0.withdrawn == 0 {
-                if let Some(why) = &g.1 {
-                    bail!("{what}: the session is closed: {why}");
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    bail!("{what}: none within {timeout:?}");
-                }
-                g = self
-                    .shared
-                    .cond
-                    .wait_timeout(g, deadline - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-        }
+        self.shared.wait(timeout, "collector: withdrawals", |t| {
+            (t.withdrawn > 0).then_some(())
+        })?;
         self.shared.progress.wait_at_most(
             0,
             deadline.saturating_duration_since(Instant::now()),
@@ -338,26 +339,8 @@ impl Collector {
 
     /// Waits for the End-of-RIB marker of `family`; returns when it arrived.
     pub fn wait_end_of_rib(&self, family: Family, timeout: Duration) -> Result<Instant> {
-        let deadline = Instant::now() + timeout;
-        let mut g = self.shared.lock();
-        loop {
-            if let Some(at) = g.0.end_of_rib(family) {
-                return Ok(at);
-            }
-            if let Some(why) = &g.1 {
-                bail!("collector: no {family} End-of-RIB; the session is closed: {why}");
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                bail!("collector: no {family} End-of-RIB within {timeout:?}");
-            }
-            g = self
-                .shared
-                .cond
-                .wait_timeout(g, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let what = format!("collector: {family} End-of-RIB");
+        self.shared.wait(timeout, &what, |t| t.end_of_rib(family))
     }
 }
 

@@ -40,7 +40,7 @@ pub const V6_SOURCES: (Ipv6Addr, u8) = (Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 
 /// Blocks an announced range must not touch: (first, prefix length).
 fn reserved(family: Family) -> Vec<(u128, u8)> {
     let v4 = |a: [u8; 4], l| (u128::from(u32::from_be_bytes(a)), l);
-    let v6 = |s: &str, l| (u128::from(s.parse::<Ipv6Addr>().expect("literal")), l);
+    let v6 = |a: u16, b: u16, c: u16, l| (u128::from(Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0)), l);
     match family {
         Family::Ipv4 => vec![
             v4([0, 0, 0, 0], 8),
@@ -54,12 +54,12 @@ fn reserved(family: Family) -> Vec<(u128, u8)> {
             v4([224, 0, 0, 0], 3),
         ],
         Family::Ipv6 => vec![
-            v6("::", 8),
-            v6("2001:db8::", 48),
+            v6(0, 0, 0, 8),
+            v6(0x2001, 0xdb8, 0, 48),
             (u128::from(V6_SOURCES.0), V6_SOURCES.1),
-            v6("fd00:10:244::", 48),
-            v6("fe80::", 10),
-            v6("ff00::", 8),
+            v6(0xfd00, 0x10, 0x244, 48),
+            v6(0xfe80, 0, 0, 10),
+            v6(0xff00, 0, 0, 8),
         ],
     }
 }

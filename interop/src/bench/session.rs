@@ -366,27 +366,45 @@ impl Shared {
         &self,
         timeout: Duration,
         what: &str,
-        mut f: impl FnMut(&State) -> Option<T>,
+        f: impl FnMut(&State) -> Option<T>,
     ) -> Result<T> {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.lock();
-        loop {
-            if let Some(v) = f(&s) {
-                return Ok(v);
-            }
-            if let Some(why) = &s.closed {
-                bail!("{what}: the session is closed: {why}");
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                bail!("{what}: not within {timeout:?}");
-            }
-            s = self
-                .cond
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        wait_on(
+            self.lock(),
+            &self.cond,
+            timeout,
+            what,
+            |s| s.closed.as_deref(),
+            f,
+        )
+    }
+}
+
+/// Waits on `cond` until `f` gives an answer for the guarded state, `closed`
+/// says the session is gone, or `timeout` passes.
+pub(crate) fn wait_on<S, T>(
+    mut guard: MutexGuard<'_, S>,
+    cond: &Condvar,
+    timeout: Duration,
+    what: &str,
+    closed: impl Fn(&S) -> Option<&str>,
+    mut f: impl FnMut(&S) -> Option<T>,
+) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f(&guard) {
+            return Ok(v);
         }
+        if let Some(why) = closed(&guard) {
+            bail!("{what}: the session is closed: {why}");
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            bail!("{what}: not within {timeout:?}");
+        }
+        guard = cond
+            .wait_timeout(guard, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
 }
 

@@ -354,19 +354,19 @@ impl RunSettings {
 
 /// Addresses of the lab.
 mod addr {
-    use std::net::IpAddr;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    pub(super) fn ip(s: &str) -> IpAddr {
-        s.parse().expect("address literal")
+    const fn v6(a: u16, b: u16, c: u16, h: u16) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::new(a, b, c, 0, 0, 0, 0, h))
     }
-    pub(super) const LD4: &str = "198.51.100.1";
-    pub(super) const TG4_LD: &str = "198.51.100.2";
-    pub(super) const TG4_COL: &str = "203.0.113.1";
-    pub(super) const COL4: &str = "203.0.113.2";
-    pub(super) const LD6: &str = "2001:db8:1::1";
-    pub(super) const TG6_LD: &str = "2001:db8:1::2";
-    pub(super) const TG6_COL: &str = "2001:db8:2::1";
-    pub(super) const COL6: &str = "2001:db8:2::2";
+    pub(super) const LD4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1));
+    pub(super) const TG4_LD: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2));
+    pub(super) const TG4_COL: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+    pub(super) const COL4: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2));
+    pub(super) const LD6: IpAddr = v6(0x2001, 0xdb8, 1, 1);
+    pub(super) const TG6_LD: IpAddr = v6(0x2001, 0xdb8, 1, 2);
+    pub(super) const TG6_COL: IpAddr = v6(0x2001, 0xdb8, 2, 1);
+    pub(super) const COL6: IpAddr = v6(0x2001, 0xdb8, 2, 2);
 }
 
 /// One loader of a plan.
@@ -409,20 +409,12 @@ impl RelayPlan {
         for k in 0..loaders {
             let s = spec.shifted(k as u64)?;
             let (addr, router_id, asn) = match (family, loaders) {
-                (Family::Ipv4, 1) => (
-                    addr::ip(addr::LD4),
-                    Ipv4Addr::new(198, 51, 100, 1),
-                    LOADER_ASN,
-                ),
+                (Family::Ipv4, 1) => (addr::LD4, Ipv4Addr::new(198, 51, 100, 1), LOADER_ASN),
                 (Family::Ipv4, _) => {
                     let a = Ipv4Addr::new(198, 51, 100, 11 + k as u8);
                     (IpAddr::V4(a), a, 65011 + k as u32)
                 }
-                (Family::Ipv6, 1) => (
-                    addr::ip(addr::LD6),
-                    Ipv4Addr::new(198, 51, 100, 1),
-                    LOADER_ASN,
-                ),
+                (Family::Ipv6, 1) => (addr::LD6, Ipv4Addr::new(198, 51, 100, 1), LOADER_ASN),
                 (Family::Ipv6, _) => bail!("one IPv6 loader only"),
             };
             ensure!(k < 200, "too many loaders");
@@ -447,22 +439,22 @@ impl RelayPlan {
 
     fn target_ld(&self) -> IpAddr {
         match self.family {
-            Family::Ipv4 => addr::ip(addr::TG4_LD),
-            Family::Ipv6 => addr::ip(addr::TG6_LD),
+            Family::Ipv4 => addr::TG4_LD,
+            Family::Ipv6 => addr::TG6_LD,
         }
     }
 
     fn target_col(&self) -> IpAddr {
         match self.family {
-            Family::Ipv4 => addr::ip(addr::TG4_COL),
-            Family::Ipv6 => addr::ip(addr::TG6_COL),
+            Family::Ipv4 => addr::TG4_COL,
+            Family::Ipv6 => addr::TG6_COL,
         }
     }
 
     fn collector(&self) -> IpAddr {
         match self.family {
-            Family::Ipv4 => addr::ip(addr::COL4),
-            Family::Ipv6 => addr::ip(addr::COL6),
+            Family::Ipv4 => addr::COL4,
+            Family::Ipv6 => addr::COL6,
         }
     }
 }
@@ -579,7 +571,7 @@ fn relay_target_inner(
     for l in plan
         .loaders
         .iter()
-        .filter(|l| l.addr != addr::ip(addr::LD4) && l.addr != addr::ip(addr::LD6))
+        .filter(|l| l.addr != addr::LD4 && l.addr != addr::LD6)
     {
         t.ld.add_addr(&t.ld_if, &format!("{}/24", l.addr))?;
     }
@@ -863,10 +855,10 @@ pub fn raw_netlink(plan: &RelayPlan, s: &RunSettings, rep: u32) -> (Run, Option<
         let gw = lab.node("gw")?;
         let link = lab.link(&f, "198.51.100.2/24", &gw, "198.51.100.1/24")?;
         let gateway = match plan.family {
-            Family::Ipv4 => addr::ip(addr::LD4),
+            Family::Ipv4 => addr::LD4,
             Family::Ipv6 => {
                 link.add_addrs("2001:db8:1::2/64", "2001:db8:1::1/64")?;
-                addr::ip(addr::LD6)
+                addr::LD6
             }
         };
         let flt = filter(
@@ -952,7 +944,7 @@ fn many_target_inner(
         router_id: Ipv4Addr::new(198, 51, 100, 2),
         peers: vec![PeerSpec {
             name: "col".into(),
-            addr: addr::ip(addr::COL4),
+            addr: addr::COL4,
             asn: COLLECTOR_ASN,
         }],
         dynamic: Some(DynamicSpec {
@@ -991,14 +983,9 @@ fn many_measure(
     };
     let collector = Collector::with_capacity(
         &t.col,
-        SessionConfig::new(
-            addr::ip(addr::COL4),
-            COLLECTOR_ASN,
-            addr::ip(addr::TG4_COL),
-            TARGET_ASN,
-        )
-        .router_id(Ipv4Addr::new(203, 0, 113, 2))
-        .establish_timeout(ESTABLISH),
+        SessionConfig::new(addr::COL4, COLLECTOR_ASN, addr::TG4_COL, TARGET_ASN)
+            .router_id(Ipv4Addr::new(203, 0, 113, 2))
+            .establish_timeout(ESTABLISH),
         n as usize,
     )?;
     by(

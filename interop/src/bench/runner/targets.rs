@@ -440,15 +440,7 @@ impl Target {
             argv.push("-n");
         }
         self.spawn("bgpd", &argv)?;
-        let probe = [
-            "vtysh",
-            "--vty_socket",
-            &d,
-            "-d",
-            "bgpd",
-            "-c",
-            "show bgp summary json",
-        ];
+        let probe = crate::frr::bgpd_probe(&d);
         self.wait_ready("bgpd's vty", || {
             process::run_checked(&probe, COMMAND_TIMEOUT).map(drop)
         })?;
