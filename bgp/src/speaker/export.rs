@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -93,12 +94,49 @@ impl Batch {
     }
 }
 
-/// A batch's runs, encoded: UPDATE messages, and how many.
-struct Encoded {
+/// A batch encoded: every run's UPDATE messages back to back in one
+/// buffer, shared by every member of the group. A member is sent slices of
+/// it (no copy): the runs it gets, adjacent ones as one slice. Concatenating
+/// per member instead cost a copy of the whole batch for each, so a group of
+/// a thousand peers held a thousand copies until the sockets drained them.
+#[derive(Default)]
+struct Encoding {
+    bytes: Bytes,
+    runs: Vec<Run>,
+}
+
+/// One run of a batch: its family, audience, place in the buffer and how
+/// many messages it holds.
+struct Run {
     family: Family,
     to: Audience,
-    bytes: Bytes,
+    range: Range<usize>,
     messages: u64,
+}
+
+impl Encoding {
+    /// The slices of the runs `include` keeps, adjacent runs merged, and
+    /// how many messages they hold.
+    fn slices(&self, include: impl Fn(&Run) -> bool) -> (Vec<Bytes>, u64) {
+        let mut slices = Vec::new();
+        let mut messages = 0;
+        let mut open: Option<Range<usize>> = None;
+        for run in self.runs.iter().filter(|r| include(r)) {
+            messages += run.messages;
+            open = match open {
+                Some(r) if r.end == run.range.start => Some(r.start..run.range.end),
+                Some(r) => {
+                    slices.push(self.bytes.slice(r));
+                    Some(run.range.clone())
+                }
+                None => Some(run.range.clone()),
+            };
+        }
+        if let Some(r) = open {
+            slices.push(self.bytes.slice(r));
+        }
+        (slices, messages)
+    }
 }
 
 impl Speaker {
@@ -255,15 +293,13 @@ impl Speaker {
         }
         batch.close_run();
         if !batch.is_empty() {
-            let encoded = self.encode(rep, &batch);
+            let encoding = self.encode(rep, &batch);
             for m in members {
                 let skip = self
                     .peers
                     .get(&m)
                     .map_or(FamilySet::EMPTY, |p| p.awaiting_table(families));
-                let mine = encoded
-                    .iter()
-                    .filter(|e| e.to.includes(m) && !skip.contains(e.family));
+                let mine = encoding.slices(|r| r.to.includes(m) && !skip.contains(r.family));
                 self.send_encoded(now, m, mine);
             }
         }
@@ -304,8 +340,8 @@ impl Speaker {
             }
         }
         batch.close_run();
-        let encoded = self.encode(pid, &batch);
-        self.send_encoded(now, pid, encoded.iter());
+        let encoding = self.encode(pid, &batch);
+        self.send_encoded(now, pid, encoding.slices(|_| true));
 
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
@@ -349,32 +385,37 @@ impl Speaker {
 
     /// Encodes the batch's runs with the session encodings of `pid` (the
     /// same for its whole group).
-    fn encode(&mut self, pid: PeerId, batch: &Batch) -> Vec<Encoded> {
+    fn encode(&mut self, pid: PeerId, batch: &Batch) -> Encoding {
         let Some(ctx) = self
             .peers
             .get(&pid)
             .and_then(|p| p.up.as_ref())
             .map(|u| u.negotiated.context)
         else {
-            return Vec::new();
+            return Encoding::default();
         };
         let packer = UpdatePacker::new(ctx);
-        let mut encoded = Vec::new();
+        let mut out = BytesMut::new();
+        let mut runs = Vec::new();
         let mut errors = Vec::new();
         for ((family, to), prefixes) in &batch.withdraw {
-            let mut out = BytesMut::new();
+            let start = out.len();
             let r = match family.afi {
                 Afi::IPV4 => packer.withdraw(*family, &nlri_v4(prefixes, &ctx, *family), &mut out),
                 _ => packer.withdraw(*family, &nlri_v6(prefixes, &ctx, *family), &mut out),
             };
             match r {
-                Ok(n) => encoded.push(Encoded {
+                Ok(n) => runs.push(Run {
                     family: *family,
                     to: *to,
-                    bytes: out.freeze(),
+                    range: start..out.len(),
                     messages: n as u64,
                 }),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => {
+                    // Nothing of a run that failed goes out.
+                    out.truncate(start);
+                    errors.push(e.to_string());
+                }
             }
         }
         for ((family, _, to), (attrs, prefixes)) in &batch.announce {
@@ -389,7 +430,7 @@ impl Speaker {
                     continue;
                 }
             };
-            let mut out = BytesMut::new();
+            let start = out.len();
             let r = match family.afi {
                 Afi::IPV4 => {
                     packer.announce(&attributes, &nlri_v4(prefixes, &ctx, *family), &mut out)
@@ -397,13 +438,16 @@ impl Speaker {
                 _ => packer.announce(&attributes, &nlri_v6(prefixes, &ctx, *family), &mut out),
             };
             match r {
-                Ok(n) => encoded.push(Encoded {
+                Ok(n) => runs.push(Run {
                     family: *family,
                     to: *to,
-                    bytes: out.freeze(),
+                    range: start..out.len(),
                     messages: n as u64,
                 }),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => {
+                    out.truncate(start);
+                    errors.push(e.to_string());
+                }
             }
         }
         for e in errors {
@@ -414,39 +458,27 @@ impl Speaker {
                 },
             );
         }
-        encoded
+        Encoding {
+            bytes: out.freeze(),
+            runs,
+        }
     }
 
-    /// Sends `pid` these encoded runs, in one write.
-    fn send_encoded<'e>(
-        &mut self,
-        now: Instant,
-        pid: PeerId,
-        runs: impl Iterator<Item = &'e Encoded>,
-    ) {
-        let mut messages = 0;
-        let mut parts: Vec<&Bytes> = Vec::new();
-        for e in runs {
-            messages += e.messages;
-            parts.push(&e.bytes);
+    /// Sends `pid` these slices of an encoding, holding `messages` UPDATEs.
+    fn send_encoded(&mut self, now: Instant, pid: PeerId, (slices, messages): (Vec<Bytes>, u64)) {
+        if slices.is_empty() {
+            return;
         }
-        let bytes = match parts.as_slice() {
-            [] => return,
-            [one] => (*one).clone(),
-            many => {
-                let mut out = BytesMut::with_capacity(many.iter().map(|b| b.len()).sum());
-                for b in many {
-                    out.extend_from_slice(b);
-                }
-                out.freeze()
-            }
-        };
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
         p.counters.updates_sent += messages;
-        if let Some(o) = p.session.send(now, bytes) {
-            self.session_outputs(now, pid, vec![o]);
+        let outputs: Vec<_> = slices
+            .into_iter()
+            .filter_map(|bytes| p.session.send(now, bytes))
+            .collect();
+        if !outputs.is_empty() {
+            self.session_outputs(now, pid, outputs);
         }
     }
 
@@ -752,5 +784,38 @@ mod tests {
             v6_next_hop(&e, Some("2001:db8::99".parse().unwrap()), ll),
             v6("2001:db8::99", Some("fe80::1"))
         );
+    }
+
+    /// Runs a member gets are sent as slices of the one shared buffer:
+    /// adjacent ones merged, the ones it must not get left out.
+    #[test]
+    fn a_member_gets_slices_of_the_shared_encoding() {
+        let run = |to, range: Range<usize>| Run {
+            family: Family::IPV4_UNICAST,
+            to,
+            range,
+            messages: 1,
+        };
+        let (a, b) = (PeerId(1), PeerId(2));
+        let encoding = Encoding {
+            bytes: Bytes::from_static(b"aaabbbcccdd"),
+            runs: vec![
+                run(Audience::AllBut(None), 0..3),
+                run(Audience::AllBut(Some(a)), 3..6),
+                run(Audience::AllBut(Some(b)), 6..9),
+                run(Audience::Only(a), 9..11),
+            ],
+        };
+        let of = |pid| {
+            let (slices, messages) = encoding.slices(|r| r.to.includes(pid));
+            let slices: Vec<&[u8]> = slices.iter().map(|s| s.as_ref()).collect();
+            (slices.concat(), slices.len(), messages)
+        };
+        assert_eq!(of(a), (b"aaacccdd".to_vec(), 2, 3));
+        assert_eq!(of(b), (b"aaabbb".to_vec(), 1, 2));
+        assert_eq!(of(PeerId(3)), (b"aaabbbccc".to_vec(), 1, 3));
+        let (slices, _) = encoding.slices(|r| r.to.includes(a));
+        // Slices, not copies: they point into the shared buffer.
+        assert_eq!(slices[0].as_ptr(), encoding.bytes.as_ptr());
     }
 }
