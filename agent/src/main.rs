@@ -6,6 +6,7 @@ mod config;
 mod control;
 mod daemon;
 mod fib;
+mod file_ipam;
 mod metrics;
 mod net;
 

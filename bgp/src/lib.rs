@@ -1,9 +1,9 @@
 //! podroute's BGP speaker as a library.
 //!
-//! Sans-IO by design (see `shared/DESIGN.md`): nothing in this crate opens a
-//! socket, spawns a task or reads a clock. Bytes and time come in as
-//! arguments, bytes and deadlines go out as values. That keeps the protocol
-//! deterministic, testable in microseconds and fuzzable end to end.
+//! Sans-IO by design: nothing in this crate opens a socket, spawns a task
+//! or reads a clock. Bytes and time come in as arguments, bytes and
+//! deadlines go out as values. That keeps the protocol deterministic,
+//! testable in microseconds and fuzzable end to end.
 //!
 //! - [`types`]: the newtypes every layer shares (AS numbers, router IDs,
 //!   address families, prefixes, communities).

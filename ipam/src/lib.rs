@@ -1,8 +1,8 @@
 //! Pod CIDR allocation: one block per node from each cluster pool.
 //!
-//! Pure allocation logic over a [`Store`] with compare-and-swap semantics
-//! (see `shared/DESIGN.md`). No Kubernetes types and no BGP: the agent
-//! adapts this crate to the API server.
+//! Pure allocation logic over a [`Store`] with compare-and-swap semantics.
+//! No Kubernetes types and no BGP: the agent adapts this crate to the API
+//! server, or uses the [`FileStore`] on hosts without Kubernetes.
 //!
 //! - [`Cidr`], [`NodeName`]: values parsed once, valid by construction.
 //! - [`Pool`], [`Pools`]: cluster CIDRs cut into blocks, with reserved ranges.

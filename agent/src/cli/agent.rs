@@ -108,6 +108,7 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         file: args.config.clone(),
         overrides: args.overrides(),
         cluster: None,
+        allocated: None,
     };
     let config = source.load()?;
     if args.check {
@@ -174,7 +175,19 @@ fn print_summary(config: &Config) {
     if let Some(node) = &config.node {
         println!("  node: {node}");
     }
-    println!("  pod CIDRs: {}", list_or_none(&config.pod_cidrs));
+    match &config.ipam {
+        // Nothing is allocated by a check: the state file is not touched.
+        Some(ipam) => {
+            let pools: Vec<String> = ipam.pools.iter().map(ToString::to_string).collect();
+            println!("  pod CIDRs: one block per pool, allocated when the agent starts");
+            println!(
+                "  ipam: state file {}, pools {}",
+                ipam.file.display(),
+                pools.join(", ")
+            );
+        }
+        None => println!("  pod CIDRs: {}", list_or_none(&config.pod_cidrs)),
+    }
     let fib = &config.fib;
     if fib.enabled {
         let table = if fib.table == MAIN_TABLE {

@@ -127,6 +127,7 @@ impl Blocks {
             node_cidrs,
             pools,
             blocks,
+            store: None,
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipam::{Cidr, Pool, Pools};
+use ipam::Pools;
 
 use super::raw::{RawConfig, RawKubernetes};
 use super::validate::{Problems, duration};
@@ -103,31 +103,7 @@ pub(crate) fn validate(p: &mut Problems, raw: &RawConfig) -> Option<KubernetesSe
             "missing: with `kubernetes` on, the agent needs its Node's name (--node-name, or NODE_NAME from the downward API)",
         );
     }
-    let mut pools = Vec::new();
-    for (i, rp) in k.pools.iter().enumerate() {
-        let at = format!("kubernetes.pools[{i}]");
-        let Some(cluster) = p.take(&format!("{at}.cidr"), rp.cidr.parse::<Cidr>()) else {
-            continue;
-        };
-        let block_len = rp.block_len.unwrap_or(match cluster.family() {
-            ipam::Family::V4 => 24,
-            ipam::Family::V6 => 64,
-        });
-        let reserved: Vec<Cidr> = rp
-            .reserved
-            .iter()
-            .enumerate()
-            .filter_map(|(j, r)| p.take(&format!("{at}.reserved[{j}]"), r.parse::<Cidr>()))
-            .collect();
-        if let Some(pool) = p.take(&at, Pool::new(cluster, block_len, reserved)) {
-            pools.push(pool);
-        }
-    }
-    let pools = if pools.is_empty() {
-        None
-    } else {
-        p.take("kubernetes.pools", Pools::new(pools))
-    };
+    let pools = super::pools::validate(p, "kubernetes.pools", &k.pools);
     let pod_cidr_source = match k.pod_cidrs.as_deref() {
         Some("ipam") => PodCidrSource::Ipam,
         Some("node-spec") => PodCidrSource::NodeSpec,

@@ -1,9 +1,11 @@
 //! The agent's configuration: one YAML file, read raw, validated once into
 //! typed settings ([`Config`]). Unknown keys are errors, with their place.
 
+mod ipam;
 mod kubernetes;
 mod overlay;
 mod overrides;
+mod pools;
 pub(crate) mod raw;
 mod reload;
 mod templates;
@@ -16,6 +18,7 @@ use anyhow::{Context, bail};
 use bgp::speaker::{LocalRoute, PeerConfig, SpeakerConfig};
 use bgp::types::Prefix;
 
+pub(crate) use ipam::IpamSettings;
 pub(crate) use kubernetes::{DEFAULT_NAMESPACE, KubernetesSettings, Mesh, PodCidrSource};
 pub(crate) use overlay::{ClusterOverlay, RESERVED_POLICY_PREFIX};
 pub(crate) use overrides::Overrides;
@@ -55,6 +58,9 @@ pub(crate) struct Config {
     pub(crate) state_dir: PathBuf,
     /// `None`: no Kubernetes (a lab, a standalone host).
     pub(crate) kubernetes: Option<KubernetesSettings>,
+    /// Pod CIDRs allocated from pools in a state file, without Kubernetes;
+    /// once allocated, they are `pod_cidrs` (see [`Source::allocated`]).
+    pub(crate) ipam: Option<IpamSettings>,
 }
 
 /// How best paths reach the kernel's routing table.
@@ -119,14 +125,36 @@ pub(crate) struct Source {
     pub(crate) overrides: Overrides,
     /// What the cluster adds, once the agent has asked it.
     pub(crate) cluster: Option<ClusterOverlay>,
+    /// This node's blocks from the `ipam` state file, once the agent has
+    /// allocated them: they are its `pod_cidrs` while `ipam` is on. Kept
+    /// here so that a SIGHUP reload keeps them rather than allocating again.
+    pub(crate) allocated: Option<Vec<::ipam::Cidr>>,
 }
 
 impl Source {
     pub(crate) fn load(&self) -> anyhow::Result<Config> {
         let host = Host::lookup();
         let (text, place) = self.text()?;
-        parse_layers(&text, &host, &self.overrides, self.cluster.as_ref())
-            .with_context(|| format!("in {place}"))
+        let layers = Layers {
+            overrides: &self.overrides,
+            cluster: self.cluster.as_ref(),
+            allocated: self.allocated.as_deref(),
+        };
+        parse_layers(&text, &host, layers).with_context(|| format!("in {place}"))
+    }
+
+    /// Only the `ipam` section, validated: what `podroute ipam` needs to
+    /// read the state file without an agent.
+    pub(crate) fn ipam(&self) -> anyhow::Result<Option<IpamSettings>> {
+        let (text, place) = self.text()?;
+        let mut raw: raw::RawConfig = serde_yaml_ng::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("in {place}"))?;
+        let flags = self.overrides.apply(&mut raw);
+        let mut problems = validate::Problems::default();
+        let settings = ipam::validate(&mut problems, &raw);
+        report(problems, &flags).with_context(|| format!("in {place}"))?;
+        Ok(settings)
     }
 
     /// Only the `kubernetes` section, validated: what the agent needs to
@@ -176,7 +204,26 @@ pub(crate) fn parse(text: &str, host: &Host) -> anyhow::Result<Config> {
 
 #[cfg(test)]
 fn parse_with(text: &str, host: &Host, overrides: &Overrides) -> anyhow::Result<Config> {
-    parse_layers(text, host, overrides, None)
+    parse_layers(text, host, Layers::flags(overrides))
+}
+
+/// Parses `text` with the blocks the agent allocated from the `ipam`
+/// state file (tests of standalone IPAM and its reload).
+#[cfg(test)]
+pub(crate) fn parse_with_allocated(
+    text: &str,
+    host: &Host,
+    allocated: &[::ipam::Cidr],
+) -> anyhow::Result<Config> {
+    // One statement: the default flags live until it ends.
+    parse_layers(
+        text,
+        host,
+        Layers {
+            allocated: Some(allocated),
+            ..Layers::flags(&Overrides::default())
+        },
+    )
 }
 
 /// Parses `text` with the cluster's `overlay` over it (tests of the
@@ -187,26 +234,57 @@ pub(crate) fn parse_with_overlay(
     host: &Host,
     overlay: &ClusterOverlay,
 ) -> anyhow::Result<Config> {
-    parse_layers(text, host, &Overrides::default(), Some(overlay))
+    // One statement: the default flags live until it ends.
+    parse_layers(
+        text,
+        host,
+        Layers {
+            cluster: Some(overlay),
+            ..Layers::flags(&Overrides::default())
+        },
+    )
+}
+
+/// What is put over the file as written, in this order.
+#[derive(Debug, Clone, Copy)]
+struct Layers<'a> {
+    overrides: &'a Overrides,
+    /// Only where the `kubernetes` section asks the cluster.
+    cluster: Option<&'a ClusterOverlay>,
+    /// Only where the `ipam` section allocates from a state file.
+    allocated: Option<&'a [::ipam::Cidr]>,
+}
+
+#[cfg(test)]
+impl<'a> Layers<'a> {
+    /// The flags alone.
+    fn flags(overrides: &'a Overrides) -> Self {
+        Layers {
+            overrides,
+            cluster: None,
+            allocated: None,
+        }
+    }
 }
 
 /// Parses `text`, puts `overrides` over it, and validates the result: one
 /// validation, so that a bad flag is reported like a bad key, beside it.
-/// The file, the flags over it, the cluster's overlay over both; then one
-/// validation.
-fn parse_layers(
-    text: &str,
-    host: &Host,
-    overrides: &Overrides,
-    cluster: Option<&ClusterOverlay>,
-) -> anyhow::Result<Config> {
+/// The file, the flags over it, the cluster's overlay or the allocated
+/// blocks over both; then one validation.
+fn parse_layers(text: &str, host: &Host, layers: Layers<'_>) -> anyhow::Result<Config> {
     let mut raw: raw::RawConfig =
         serde_yaml_ng::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let flags = overrides.apply(&mut raw);
-    // The `kubernetes` section and the reserved names are judged on what
-    // the operator wrote, before the cluster adds its part.
+    let flags = layers.overrides.apply(&mut raw);
+    // The `kubernetes` and `ipam` sections and the reserved names are
+    // judged on what the operator wrote, before the cluster or the state
+    // file adds its part.
     let mut problems = validate::Problems::default();
     let kubernetes = kubernetes::validate(&mut problems, &raw);
+    let ipam = ipam::validate(&mut problems, &raw);
+    if let (Some(_), Some(blocks)) = (&ipam, layers.allocated) {
+        raw.pod_cidrs = blocks.iter().map(ToString::to_string).collect();
+    }
+    let cluster = layers.cluster;
     for name in raw.policies.keys() {
         if name.starts_with(RESERVED_POLICY_PREFIX) {
             problems.add(
@@ -224,6 +302,7 @@ fn parse_layers(
         Ok(mut c) => {
             report(problems, &flags)?;
             c.kubernetes = kubernetes;
+            c.ipam = ipam;
             Ok(c)
         }
         Err(more) => {

@@ -74,6 +74,18 @@ pub(crate) struct RawConfig {
     pub(crate) metrics: Option<RawMetrics>,
     /// Peers and pod CIDRs from the Kubernetes API (the DaemonSet).
     pub(crate) kubernetes: Option<RawKubernetes>,
+    /// Pod CIDRs allocated from pools in a state file, without Kubernetes.
+    pub(crate) ipam: Option<RawIpam>,
+}
+
+/// Standalone IPAM: this node's blocks from `pools`, kept in `file`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIpam {
+    /// The state file every host sharing the pools writes to.
+    pub(crate) file: Option<String>,
+    #[serde(default)]
+    pub(crate) pools: Vec<RawPool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -62,6 +62,15 @@ pub(crate) fn plan(old: &Config, new: &Config) -> Result<Plan, Vec<String>> {
     fixed("metrics", old.metrics == new.metrics);
     // The API client, the watchers and the pod CIDR claim are made once.
     fixed("kubernetes", old.kubernetes == new.kubernetes);
+    // This node's blocks were allocated once, at start, from one state
+    // file; another file, or none, is another allocation. New pools are
+    // allowed: the daemon keeps the blocks and says whether they still fit.
+    let ipam_file = |c: &Config| c.ipam.as_ref().map(|i| i.file.clone());
+    fixed("ipam", old.ipam.is_some() == new.ipam.is_some());
+    fixed(
+        "ipam.file",
+        old.ipam.is_none() || new.ipam.is_none() || ipam_file(old) == ipam_file(new),
+    );
     if !refused.is_empty() {
         return Err(refused);
     }
@@ -312,5 +321,30 @@ policies:
         );
         let p = plan(&cfg(TEMPLATED), &cfg(&edited)).unwrap();
         assert_eq!(kinds(&p), ["UpdatePeer 192.0.2.1", "UpdatePeer 192.0.2.2"]);
+    }
+
+    #[test]
+    fn the_ipam_state_file_is_fixed_but_its_pools_may_change() {
+        let blocks = ["10.244.3.0/24".parse().unwrap()];
+        let with = |ipam: &str| {
+            let text = format!("{BASE}node: lab-1\n{ipam}");
+            crate::config::parse_with_allocated(&text, &Host::default(), &blocks).unwrap()
+        };
+        let start = with("ipam: { file: /srv/a.json, pools: [{ cidr: 10.244.0.0/16 }] }\n");
+        let other_file = with("ipam: { file: /srv/b.json, pools: [{ cidr: 10.244.0.0/16 }] }\n");
+        assert_eq!(
+            plan(&start, &other_file).unwrap_err(),
+            ["`ipam.file` changed; it takes effect only when the agent restarts"]
+        );
+        let off = with("");
+        assert_eq!(
+            plan(&start, &off).unwrap_err(),
+            ["`ipam` changed; it takes effect only when the agent restarts"]
+        );
+        let more_pools = with(
+            "ipam: { file: /srv/a.json, pools: [{ cidr: 10.244.0.0/16 }, { cidr: \"fd00::/48\" }] }\n",
+        );
+        let p = plan(&start, &more_pools).unwrap();
+        assert!(p.inputs.is_empty(), "the blocks held stay: {:?}", p.summary);
     }
 }

@@ -849,3 +849,123 @@ fn the_cluster_overlay_adds_peers_and_cidrs_and_the_file_wins() {
     );
     assert_eq!(peers[1].0, "192.0.2.1");
 }
+
+const FILE_IPAM: &str = "node: lab-1\nipam:\n  file: /var/lib/podroute/ipam.json\n  pools:\n    - cidr: 10.244.0.0/16\n    - cidr: fd00:10:244::/48\n      block_len: 80\n      reserved: [\"fd00:10:244::/64\"]\n";
+
+#[test]
+fn the_ipam_section_names_a_state_file_and_pools() {
+    let c = ok(FILE_IPAM);
+    let i = c.ipam.unwrap();
+    assert_eq!(i.file, std::path::Path::new("/var/lib/podroute/ipam.json"));
+    let pools: Vec<(String, u8, u64)> = i
+        .pools
+        .iter()
+        .map(|p| (p.cluster().to_string(), p.block_len(), p.reserved_count()))
+        .collect();
+    assert_eq!(
+        pools,
+        [
+            ("10.244.0.0/16".to_string(), 24, 0),
+            ("fd00:10:244::/48".to_string(), 80, 65536),
+        ],
+        "block_len 24 for IPv4 by default, as kubernetes.pools"
+    );
+    assert!(c.kubernetes.is_none());
+    assert!(c.pod_cidrs.is_empty(), "nothing is allocated by validation");
+    assert!(ok("").ipam.is_none());
+    let c = ok(&format!("{FILE_IPAM}kubernetes: {{ enabled: false }}\n"));
+    assert!(c.ipam.is_some() && c.kubernetes.is_none());
+}
+
+#[test]
+fn allocated_blocks_are_the_pod_cidrs_while_ipam_is_on() {
+    let blocks = ["10.244.3.0/24".parse().unwrap()];
+    let text = format!("{MINIMAL}{FILE_IPAM}");
+    let c = parse_with_allocated(&text, &Host::default(), &blocks).unwrap();
+    assert_eq!(c.pod_cidrs, prefixes(&["10.244.3.0/24"]));
+    assert_eq!(c.originate.len(), 1);
+    // Without the section the blocks are not this node's pod CIDRs.
+    let c = parse_with_allocated(MINIMAL, &Host::default(), &blocks).unwrap();
+    assert!(c.pod_cidrs.is_empty());
+}
+
+#[test]
+fn ipam_conflicts_say_which_to_keep() {
+    let text = problems(&format!(
+        "{FILE_IPAM}kubernetes:\n  pools: [{{ cidr: 10.244.0.0/16 }}]\n"
+    ));
+    assert_mentions(
+        &text,
+        &[
+            "ipam: `ipam` allocates pod CIDRs on hosts without Kubernetes; with `kubernetes` on, remove `ipam` and use `kubernetes.pod_cidrs: ipam`",
+        ],
+    );
+    assert_eq!(text.matches("\n  ").count(), 1, "one problem:\n{text}");
+
+    let text = problems(&format!("{FILE_IPAM}pod_cidrs: [10.244.7.0/24]\n"));
+    assert_mentions(
+        &text,
+        &[
+            "pod_cidrs: `ipam` allocates this node's pod CIDRs from its pools: remove `pod_cidrs` (and --pod-cidr), or remove `ipam`",
+        ],
+    );
+    let flag = Overrides {
+        pod_cidrs: Some(vec!["10.244.7.0/24".into()]),
+        ..Overrides::default()
+    };
+    let e = parse_with(&format!("{MINIMAL}{FILE_IPAM}"), &Host::default(), &flag).unwrap_err();
+    assert_mentions(
+        &format!("{e:#}"),
+        &["pod_cidrs (from --pod-cidr): `ipam` allocates"],
+    );
+}
+
+#[test]
+fn ipam_needs_a_node_name() {
+    let without = FILE_IPAM.replace("node: lab-1\n", "");
+    assert_mentions(
+        &problems(&without),
+        &["node: missing: `ipam` allocates blocks to a node by name; set `node` or --node-name"],
+    );
+    let flag = Overrides {
+        node_name: Some("lab-9".into()),
+        ..Overrides::default()
+    };
+    let c = parse_with(&format!("{MINIMAL}{without}"), &Host::default(), &flag).unwrap();
+    assert_eq!(c.node.as_deref(), Some("lab-9"));
+    assert_mentions(
+        &problems(&FILE_IPAM.replace("node: lab-1", "node: \"lab 1\"")),
+        &["node: node name \"lab 1\" contains whitespace"],
+    );
+}
+
+#[test]
+fn ipam_problems_are_named_by_their_key() {
+    let text = problems(
+        "node: lab-1\nipam:\n  file: ipam.json\n  pools:\n    - cidr: 10.244.0.0/16\n      block_len: 12\n    - cidr: 10.245.0.1/16\n    - cidr: 10.246.0.0/16\n      reserved: [10.0.0.0/33]\n",
+    );
+    assert_mentions(
+        &text,
+        &[
+            "ipam.file: `ipam.json` is not an absolute path",
+            "ipam.pools[0]: block size /12 is not longer than the cluster prefix 10.244.0.0/16",
+            "ipam.pools[1].cidr: ",
+            "ipam.pools[2].reserved[0]: ",
+        ],
+    );
+    assert_mentions(
+        &problems("node: lab-1\nipam: {}\n"),
+        &[
+            "ipam.file: missing: the state file",
+            "ipam.pools: list at least one pool",
+        ],
+    );
+    assert_mentions(
+        &problems(&format!(
+            "{FILE_IPAM}    - cidr: 10.0.0.0/8\n    - cidr: 10.244.0.0/20\n"
+        )),
+        &["ipam.pools: pools 10.244.0.0/16 and 10.0.0.0/8 overlap"],
+    );
+    let text = problems("node: lab-1\nipam:\n  file: /x\n  pools: []\n  shared: true\n");
+    assert_mentions(&text, &["unknown field `shared`", "`file`", "`pools`"]);
+}

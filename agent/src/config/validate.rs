@@ -347,6 +347,8 @@ pub(crate) fn validate(raw: RawConfig, host: &Host) -> Result<Config, Problems> 
         state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR)),
         // Validated by [`super::kubernetes`], before the cluster's overlay.
         kubernetes: None,
+        // Validated by [`super::ipam`], before the allocated blocks.
+        ipam: None,
     })
 }
 

@@ -43,7 +43,7 @@ pub enum Query {
     /// graceful-restart marker is left. `podroute agent --cleanup` sends it.
     Decommission,
     /// Pod CIDR allocation: the mode, this node's CIDRs, the pools' usage
-    /// and every block of the cluster (`ipam` mode).
+    /// and every block (`ipam` and `file` modes).
     Ipam,
 }
 
@@ -89,15 +89,20 @@ pub enum ResponseBody {
 /// `show ipam` and `podroute ipam list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpamView {
-    /// Where pod CIDRs come from: ipam, node-spec, static.
+    /// Where pod CIDRs come from: ipam, node-spec, static (Kubernetes);
+    /// file (the `ipam` section's state file) or static, without it.
     pub mode: String,
     pub node: Option<String>,
     /// This node's pod CIDRs.
     pub node_cidrs: Vec<String>,
-    /// In pool order (`ipam` mode only).
+    /// In pool order (`ipam` and `file` modes).
     pub pools: Vec<PoolUsage>,
-    /// Every block of the cluster, in address order (`ipam` mode only).
+    /// Every block, in address order (`ipam` and `file` modes).
     pub blocks: Vec<BlockEntry>,
+    /// Where the blocks are kept: the state file's path (`file` mode).
+    /// Absent from older agents' answers.
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,17 +41,37 @@ async fn overlay_changed(
 }
 
 /// Runs the agent until a stop signal.
-pub(crate) fn run(source: Source, config: Config) -> anyhow::Result<()> {
+pub(crate) fn run(mut source: Source, mut config: Config) -> anyhow::Result<()> {
+    // Standalone IPAM before the runtime: the blocks are part of the
+    // configuration the speaker starts with, and allocating them is
+    // blocking file I/O (a shared mount may be slow to answer).
+    let held = match &config.ipam {
+        Some(settings) => {
+            let held = crate::file_ipam::start(settings, config.node.as_deref())?;
+            source.allocated = Some(held.blocks.clone());
+            config = source
+                .load()
+                .context("the configuration with the allocated pod CIDRs is not valid")?;
+            Some(held)
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("podroute")
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(source, config))
+    runtime.block_on(run_async(source, config, held))
 }
 
-async fn run_async(mut source: Source, mut config: Config) -> anyhow::Result<()> {
+/// `held`: this node's blocks from the `ipam` state file, if it has that
+/// section.
+async fn run_async(
+    mut source: Source,
+    mut config: Config,
+    held: Option<crate::file_ipam::Held>,
+) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -139,7 +159,11 @@ async fn run_async(mut source: Source, mut config: Config) -> anyhow::Result<()>
     }
 
     let (control_tx, control_rx) = mpsc::channel(64);
-    let ipam_view = cluster.as_ref().and_then(|c| c.ipam.clone());
+    let ipam_view = match (&cluster, &held) {
+        (Some(c), _) => c.ipam.clone(),
+        (None, Some(h)) => Some(crate::file_ipam::spawn(h.clone(), shutdown.clone())),
+        (None, None) => None,
+    };
     let mut overlays = match cluster {
         Some(c) => {
             let status =
@@ -187,7 +211,14 @@ async fn run_async(mut source: Source, mut config: Config) -> anyhow::Result<()>
                     _ = sigterm.recv() => { info!("SIGTERM: stopping"); break }
                     _ = sigint.recv() => { info!("SIGINT: stopping"); break }
                     _ = sighup.recv() => match source.load() {
-                        Ok(c) => { let _ = reload_tx.send(c).await; }
+                        Ok(c) => {
+                            // The blocks stay as allocated (`source.allocated`);
+                            // say what new pools would change at a restart.
+                            for note in held.iter().flat_map(|h| crate::file_ipam::reload_notes(h, &c)) {
+                                warn!("{note}");
+                            }
+                            let _ = reload_tx.send(c).await;
+                        }
                         Err(e) => error!("SIGHUP: the configuration was not reloaded: {e:#}"),
                     },
                     changed = overlay_changed(&mut overlays) => match changed {

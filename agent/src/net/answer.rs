@@ -46,19 +46,22 @@ pub(crate) fn answer(
     }
 }
 
-/// `show ipam`: the cluster's blocks as the IPAM keeper last saw them
-/// (`ipam` mode), with this node's pod CIDRs as the agent advertises them.
+/// `show ipam`: the blocks as the IPAM keeper last saw them (the
+/// cluster's in `ipam` mode, the state file's in `file` mode), with this
+/// node's pod CIDRs as the agent advertises them.
 pub(crate) fn ipam(config: &Config, blocks: Option<IpamView>) -> IpamView {
-    let mode = config
-        .kubernetes
-        .as_ref()
-        .map_or("file", |k| k.pod_cidr_source.name());
+    let mode = match (&config.kubernetes, &config.ipam) {
+        (Some(k), _) => k.pod_cidr_source.name(),
+        (None, Some(_)) => "file",
+        (None, None) => "static",
+    };
     let mut view = blocks.unwrap_or_else(|| IpamView {
         mode: String::new(),
         node: None,
         node_cidrs: Vec::new(),
         pools: Vec::new(),
         blocks: Vec::new(),
+        store: None,
     });
     view.mode = mode.to_string();
     view.node = config.node.clone();
@@ -435,6 +438,41 @@ mod tests {
             s.handle(now, Input::Originate(LocalRoute::new(p.parse().unwrap())));
         }
         (s, config)
+    }
+
+    #[test]
+    fn ipam_mode_is_file_with_an_ipam_section_and_static_without() {
+        let base = "asn: 64512\nrouter_id: 192.0.2.1\nnode: lab-1\n";
+        let file_mode = format!(
+            "{base}ipam:\n  file: /srv/lab/ipam.json\n  pools: [{{ cidr: 10.244.0.0/16 }}]\n"
+        );
+        let blocks = ["10.244.3.0/24".parse().unwrap()];
+        let config =
+            crate::config::parse_with_allocated(&file_mode, &Host::default(), &blocks).unwrap();
+        let kept = IpamView {
+            mode: "file".into(),
+            node: Some("lab-1".into()),
+            node_cidrs: vec!["10.244.3.0/24".into()],
+            pools: Vec::new(),
+            blocks: Vec::new(),
+            store: Some("/srv/lab/ipam.json".into()),
+        };
+        let view = ipam(&config, Some(kept.clone()));
+        assert_eq!(
+            view, kept,
+            "the keeper's view, this node's CIDRs as advertised"
+        );
+
+        let config = parse(
+            &format!("{base}pod_cidrs: [10.244.7.0/24]\n"),
+            &Host::default(),
+        )
+        .unwrap();
+        let view = ipam(&config, None);
+        assert_eq!(
+            (view.mode.as_str(), view.node_cidrs),
+            ("static", vec!["10.244.7.0/24".to_string()])
+        );
     }
 
     fn prefixes(body: ResponseBody) -> Vec<String> {

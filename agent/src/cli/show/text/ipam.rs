@@ -8,12 +8,13 @@ use crate::cli::output::outln;
 use crate::control::protocol::IpamView;
 
 pub(crate) fn print(out: &mut impl Write, v: &IpamView) -> anyhow::Result<()> {
-    let mode = match v.mode.as_str() {
-        "ipam" => "ipam (blocks claimed as PodCIDRBlock objects)",
-        "node-spec" => "node-spec (the Node's spec.podCIDRs)",
-        "static" => "static (the configuration file's pod_cidrs)",
-        "file" => "file (no kubernetes section: the configuration file's pod_cidrs)",
-        other => other,
+    let mode = match (v.mode.as_str(), &v.store) {
+        ("ipam", _) => "ipam (blocks claimed as PodCIDRBlock objects)".to_string(),
+        ("node-spec", _) => "node-spec (the Node's spec.podCIDRs)".to_string(),
+        ("static", _) => "static (the configuration file's pod_cidrs)".to_string(),
+        ("file", Some(path)) => format!("file (blocks allocated from the pools in {path})"),
+        ("file", None) => "file (blocks allocated from the pools in a state file)".to_string(),
+        (other, _) => other.to_string(),
     };
     outln!(out, "Pod CIDR mode: {mode}")?;
     if let Some(node) = &v.node {
@@ -54,19 +55,23 @@ pub(crate) fn print(out: &mut impl Write, v: &IpamView) -> anyhow::Result<()> {
         }
         t.print(out, "")?;
     }
-    if v.mode == "ipam" {
+    if v.mode == "ipam" || v.mode == "file" {
         outln!(out)?;
         if v.blocks.is_empty() {
             return outln!(out, "No blocks allocated");
         }
+        // The state file keeps no times: no column of dashes for it.
+        let dated = v.blocks.iter().any(|b| b.created.is_some());
         let mut t = Table::new();
         t.column("Block", Align::Left);
         t.column("Node", Align::Left);
         t.column("Pool", Align::Left);
-        t.column("Claimed", Align::Left);
+        if dated {
+            t.column("Claimed", Align::Left);
+        }
         for b in &v.blocks {
             let mine = v.node.as_deref() == Some(b.node.as_str());
-            t.row(vec![
+            let mut row = vec![
                 if mine {
                     format!("{} *", b.cidr)
                 } else {
@@ -74,8 +79,11 @@ pub(crate) fn print(out: &mut impl Write, v: &IpamView) -> anyhow::Result<()> {
                 },
                 b.node.clone(),
                 b.pool.clone(),
-                b.created.clone().unwrap_or_else(|| "-".into()),
-            ]);
+            ];
+            if dated {
+                row.push(b.created.clone().unwrap_or_else(|| "-".into()));
+            }
+            t.row(row);
         }
         t.print(out, "")?;
         if v.node.is_some() {
@@ -117,6 +125,7 @@ mod tests {
                     created: None,
                 },
             ],
+            store: None,
         };
         let mut out = Vec::new();
         print(&mut out, &v).unwrap();
@@ -133,6 +142,54 @@ Pool           Block  Allocated  Reserved  Free  Total  Used
 Block            Node     Pool           Claimed
 10.244.7.0/24 *  node-1   10.244.0.0/16  2026-12-02T10:00:00Z
 10.244.19.0/24   node-22  10.244.0.0/16  -
+(* this node)
+"
+        );
+    }
+
+    #[test]
+    fn file_mode_names_the_state_file_and_shows_no_claim_times() {
+        let v = IpamView {
+            mode: "file".into(),
+            node: Some("lab-1".into()),
+            node_cidrs: vec!["10.244.3.0/24".into()],
+            pools: vec![PoolUsage {
+                pool: "10.244.0.0/16".into(),
+                block_len: 24,
+                allocated: 2,
+                reserved: 0,
+                total: 256,
+            }],
+            blocks: vec![
+                BlockEntry {
+                    cidr: "10.244.3.0/24".into(),
+                    node: "lab-1".into(),
+                    pool: "10.244.0.0/16".into(),
+                    created: None,
+                },
+                BlockEntry {
+                    cidr: "10.244.9.0/24".into(),
+                    node: "lab-2".into(),
+                    pool: "10.244.0.0/16".into(),
+                    created: None,
+                },
+            ],
+            store: Some("/srv/lab/ipam.json".into()),
+        };
+        let mut out = Vec::new();
+        print(&mut out, &v).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\
+Pod CIDR mode: file (blocks allocated from the pools in /srv/lab/ipam.json)
+Node lab-1: 10.244.3.0/24
+
+Pool           Block  Allocated  Reserved  Free  Total  Used
+10.244.0.0/16    /24          2         0   254    256  0.8%
+
+Block            Node   Pool
+10.244.3.0/24 *  lab-1  10.244.0.0/16
+10.244.9.0/24    lab-2  10.244.0.0/16
 (* this node)
 "
         );
