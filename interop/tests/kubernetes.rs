@@ -3,7 +3,8 @@
 //! played by network namespaces: every agent claims its pod CIDR from the IPAM
 //! (PodCIDRBlock objects), finds the other nodes (iBGP full mesh) and the FRR top-of-rack
 //! router (a BGPPeer with its TCP-MD5 password in a Secret) through the API, and pods on
-//! different nodes reach each other with no encapsulation.
+//! different nodes reach each other with no encapsulation. A new password in the Secret
+//! re-keys the ToR sessions, and only them.
 //!
 //! ```text
 //!                      tor (FRR, AS 65000), the API server at 192.0.2.1:6443
@@ -30,6 +31,8 @@ const T: Duration = Duration::from_secs(60);
 const ASN: u32 = 64512;
 const TOR_ASN: u32 = 65000;
 const PASSWORD: &str = "rack-a-secret";
+/// What the Secret is changed to, to re-key the ToR sessions.
+const NEW_PASSWORD: &str = "rack-a-rotated";
 const API_PORT: u16 = 6443;
 const PROTO: &str = "44";
 
@@ -104,6 +107,68 @@ fn kernel_routes(node: &Node) -> Result<BTreeMap<String, String>> {
             (r["dst"].as_str().unwrap_or("?").to_string(), via)
         })
         .collect())
+}
+
+/// The ToR's view of each node's session: (bgpState, connectionsEstablished), node-1 first.
+fn tor_sessions(frr: &Frr, nodes: usize) -> Result<Vec<(String, u64)>> {
+    let v = frr.neighbors()?;
+    Ok((1..=nodes)
+        .map(|i| {
+            let n = &v[node_addr(i).to_string()];
+            (
+                n["bgpState"].as_str().unwrap_or("?").to_string(),
+                n["connectionsEstablished"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect())
+}
+
+/// Segments the namespace's kernel dropped for a wrong TCP-MD5 signature (`TcpExt:
+/// TCPMD5Failure` in its /proc/net/netstat).
+fn md5_failures(node: &Node) -> Result<u64> {
+    let text = node.exec(&["cat", "/proc/net/netstat"])?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (
+        lines.next().context("no TcpExt in /proc/net/netstat")?,
+        lines
+            .next()
+            .context("no TcpExt values in /proc/net/netstat")?,
+    );
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "TCPMD5Failure")
+        .context("no TCPMD5Failure in /proc/net/netstat")?
+        .1
+        .parse()
+        .context("TCPMD5Failure")
+}
+
+/// One iBGP mesh session as an agent shows it (`podroute show neighbor`).
+#[derive(Debug, PartialEq)]
+struct MeshSession {
+    state: String,
+    uptime_secs: u64,
+    last_down: Value,
+}
+
+/// Every agent's iBGP mesh sessions: (node, peer node) -> the session.
+fn mesh_sessions(agents: &[Podroute]) -> Result<BTreeMap<(usize, usize), MeshSession>> {
+    let mut out = BTreeMap::new();
+    for (i, a) in agents.iter().enumerate() {
+        for j in (1..=agents.len()).filter(|j| *j != i + 1) {
+            let n = a.neighbor(IpAddr::V4(node_addr(j)))?;
+            out.insert(
+                (i + 1, j),
+                MeshSession {
+                    state: n["summary"]["state"].as_str().unwrap_or("?").to_string(),
+                    uptime_secs: n["summary"]["uptime_secs"].as_u64().unwrap_or(0),
+                    last_down: n["last_down"].clone(),
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Every PodCIDRBlock in the API: cidr -> node.
@@ -397,6 +462,114 @@ fn agents_claim_blocks_find_each_other_and_the_tor_and_pods_reach_each_other() -
         }
         Ok(())
     })?;
+
+    // A new password in the Secret re-keys the ToR sessions, and only them. With the ToR
+    // still on the old password they go down and stay down: the kernel drops the segments
+    // signed with the new key silently (counted as TCPMD5Failure in the ToR's namespace), so
+    // the sessions sit in Connect/Active. The iBGP mesh (no password) is not touched.
+    let rekey = Instant::now();
+    let tor_ip = IpAddr::V4(tor_addr());
+    let frr_before = tor_sessions(&frr, NODES)?;
+    ensure!(
+        frr_before.iter().all(|(s, _)| s == "Established"),
+        "the ToR's sessions before the re-key: {frr_before:?}"
+    );
+    let md5_before = md5_failures(&tor)?;
+    let mesh_before = mesh_sessions(&agents)?;
+    let mesh_sampled = Instant::now();
+    rt.block_on(async {
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), "podroute");
+        let mut s = secrets.get("tor-a").await?;
+        s.data = Some(BTreeMap::from([(
+            "password".to_string(),
+            k8s_openapi::ByteString(NEW_PASSWORD.as_bytes().to_vec()),
+        )]));
+        secrets.replace("tor-a", &PostParams::default(), &s).await?;
+        anyhow::Ok(())
+    })?;
+    wait_until(
+        "the ToR sessions down on the new key",
+        Duration::from_secs(20),
+        || {
+            let frr_now = tor_sessions(&frr, NODES)?;
+            ensure!(
+                frr_now.iter().all(|(s, _)| s != "Established"),
+                "the ToR: {frr_now:?}"
+            );
+            for (i, a) in agents.iter().enumerate() {
+                let s = a.neighbor_summary(tor_ip)?;
+                ensure!(s["state"] != "Established", "node-{}: {s}", i + 1);
+            }
+            let md5 = md5_failures(&tor)?;
+            ensure!(
+                md5 > md5_before,
+                "the ToR's kernel has dropped no segment with a wrong TCP-MD5 signature yet \
+                 ({md5_before} -> {md5})"
+            );
+            Ok(())
+        },
+    )?;
+    let frr_down = tor_sessions(&frr, NODES)?;
+    for (i, ((state, n), (_, n0))) in frr_down.iter().zip(&frr_before).enumerate() {
+        ensure!(
+            state != "Established" && n == n0,
+            "node-{}: the ToR re-established the session on the old password \
+             ({state}, connectionsEstablished {n0} -> {n})",
+            i + 1
+        );
+    }
+    let down = rekey.elapsed();
+
+    // The ToR gets the new password too (FRR resets the neighbor): the sessions come back,
+    // the ToR learns every block again, the pods still reach each other.
+    let mut lines = vec![format!("router bgp {TOR_ASN}")];
+    for i in 1..=NODES {
+        lines.push(format!("neighbor {} password {NEW_PASSWORD}", node_addr(i)));
+    }
+    frr.configure(&lines.iter().map(String::as_str).collect::<Vec<_>>())?;
+    wait_until("the ToR sessions up on the new key", T, || {
+        let frr_now = tor_sessions(&frr, NODES)?;
+        for (i, ((state, n), (_, n0))) in frr_now.iter().zip(&frr_before).enumerate() {
+            ensure!(
+                state == "Established" && n > n0,
+                "node-{}: {state}, connectionsEstablished {n0} -> {n}",
+                i + 1
+            );
+        }
+        for (i, a) in agents.iter().enumerate() {
+            let s = a.neighbor_summary(tor_ip)?;
+            ensure!(s["state"] == "Established", "node-{}: {s}", i + 1);
+        }
+        let v = frr.vtysh_json("show ip bgp json")?;
+        for c in by_node.values() {
+            ensure!(v["routes"][c].is_array(), "the ToR has no {c}");
+        }
+        Ok(())
+    })?;
+    // At most the time between the two samples of any one session, so an untouched
+    // session's uptime has grown by at least as much.
+    let elapsed = mesh_sampled.elapsed().as_secs();
+    let mesh_after = mesh_sessions(&agents)?;
+    for (k, now) in &mesh_after {
+        let then = &mesh_before[k];
+        ensure!(
+            now.state == "Established"
+                && now.uptime_secs >= then.uptime_secs + elapsed
+                && now.last_down == then.last_down,
+            "node-{} -> node-{}: the mesh session was touched by the re-key ({elapsed} s \
+             between the samples): {then:?} -> {now:?}",
+            k.0,
+            k.1
+        );
+    }
+    let stats = interop::clab::ping(pod1, pods[1].1, 1)?;
+    ensure!(stats.no_loss(), "pod-1 -> {}: {stats:?}", pods[1].1);
+    eprintln!(
+        "a new password in the Secret took the ToR sessions down in {down:?}, back up with the \
+         ToR re-keyed in {:?} ({:?} in all)",
+        rekey.elapsed() - down,
+        rekey.elapsed()
+    );
 
     // node-3 leaves the cluster: its agent stops, its Node is deleted. Its block is freed
     // (garbage-collected with the Node) and the other nodes drop it from their FIBs.
