@@ -74,6 +74,26 @@ impl Dest {
     }
 }
 
+/// Where a destination sat in the Loc-RIB when last touched. A hint, not a
+/// handle: removing a destination moves the last one into its place, so a
+/// slot is checked against the prefix before it is used, and a stale one
+/// costs the hash lookup it was meant to save. A full table is touched in
+/// the order it arrived, which is the order it sits in, so looking it up by
+/// slot walks memory in order where hashing jumps about (two cache misses a
+/// prefix, most of the time of a relay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot(u32);
+
+impl Slot {
+    /// No idea where the destination is.
+    pub const UNKNOWN: Slot = Slot(u32::MAX);
+
+    /// The slot of the destination at `index` of [`LocRib::iter`].
+    pub(crate) fn of(index: usize) -> Slot {
+        u32::try_from(index).map_or(Slot::UNKNOWN, Slot)
+    }
+}
+
 /// Outcome of changing a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -106,6 +126,20 @@ impl LocRib {
         self.dests.get(prefix)
     }
 
+    /// [`LocRib::get`], trying `slot` first.
+    pub fn get_at(&self, prefix: &Prefix, slot: Slot) -> Option<&Dest> {
+        let index = self.index_of(prefix, slot)?;
+        self.dests.get_index(index).map(|(_, d)| d)
+    }
+
+    fn index_of(&self, prefix: &Prefix, slot: Slot) -> Option<usize> {
+        let at = slot.0 as usize;
+        match self.dests.get_index(at) {
+            Some((p, _)) if p == prefix => Some(at),
+            _ => self.dests.get_index_of(prefix),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.dests.len()
     }
@@ -125,11 +159,13 @@ impl LocRib {
     }
 
     /// Adds or replaces the path with the same source and path id; true
-    /// if it is new. The decision is not rerun: call [`LocRib::decide`]
-    /// after a batch.
-    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> bool {
-        let dest = self.dests.entry(prefix).or_default();
-        match dest
+    /// if it is new, and where the destination is. The decision is not
+    /// rerun: call [`LocRib::decide`] after a batch.
+    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> (bool, Slot) {
+        let entry = self.dests.entry(prefix);
+        let slot = Slot::of(entry.index());
+        let dest = entry.or_default();
+        let new = match dest
             .paths
             .iter_mut()
             .find(|p| p.source == path.source && p.path_id == path.path_id)
@@ -147,7 +183,8 @@ impl LocRib {
                 dest.paths.push(path);
                 true
             }
-        }
+        };
+        (new, slot)
     }
 
     /// Removes the path with this source and path id; true if there was one.
@@ -219,22 +256,31 @@ impl LocRib {
     }
 
     /// Reruns the decision for `prefix`; drops the destination when it has
-    /// no path left.
+    /// no path left. Also gives the destination as it now is, so that the
+    /// caller acting on the change needs no second lookup (relaying a full
+    /// table is dominated by lookups by prefix).
     pub fn decide(
         &mut self,
         prefix: &Prefix,
+        slot: Slot,
         cfg: &DecisionConfig,
         origin: impl Fn(Source) -> Origin,
-    ) -> Change {
-        let Some(dest) = self.dests.get_mut(prefix) else {
-            return Change::None;
+    ) -> (Change, Slot, Option<&Dest>) {
+        let Some(index) = self.index_of(prefix, slot) else {
+            return (Change::None, Slot::UNKNOWN, None);
         };
-        if dest.paths.is_empty() {
+        if let Some((_, dest)) = self.dests.get_index(index)
+            && dest.paths.is_empty()
+        {
             let had_best = !dest.selected.is_empty();
             // Order means nothing here: the last one takes the hole.
-            self.dests.swap_remove(prefix);
-            return if had_best { Change::Best } else { Change::None };
+            self.dests.swap_remove_index(index);
+            let change = if had_best { Change::Best } else { Change::None };
+            return (change, Slot::UNKNOWN, None);
         }
+        let Some((_, dest)) = self.dests.get_index_mut(index) else {
+            return (Change::None, Slot::UNKNOWN, None);
+        };
         let selected: SmallVec<[(PathKey, SharedAttrs); 1]> = if dest.paths.len() == 1 {
             // One path: it is the best and the whole multipath set, with no
             // comparison to make (what `decide` would say, without its
@@ -272,7 +318,8 @@ impl LocRib {
                 .zip(&dest.selected)
                 .all(|((k1, a1), (k2, a2))| k1 == k2 && std::sync::Arc::ptr_eq(a1, a2));
         dest.selected = selected;
-        if same { Change::Other } else { Change::Best }
+        let change = if same { Change::Other } else { Change::Best };
+        (change, Slot::of(index), Some(dest))
     }
 }
 
@@ -281,5 +328,65 @@ pub fn prefix_family(p: &Prefix) -> Family {
     match p {
         Prefix::V4(_) => Family::IPV4_UNICAST,
         Prefix::V6(_) => Family::IPV6_UNICAST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::rib::RouteAttrs;
+    use crate::wire::NextHop;
+
+    fn path(source: Source) -> Path {
+        Path {
+            source,
+            path_id: None,
+            attrs: Arc::new(RouteAttrs::local(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)))),
+            stale: false,
+            since: Instant::now(),
+            lost: None,
+            multipath: false,
+        }
+    }
+
+    fn origin(_: Source) -> Origin {
+        Origin {
+            local: true,
+            internal: false,
+            router_id: "192.0.2.1".parse().unwrap(),
+            address: None,
+        }
+    }
+
+    /// A slot is a hint: once a removal has moved another destination into
+    /// it, it still leads to the right destination (by hashing), and a
+    /// slot of nothing at all finds nothing.
+    #[test]
+    fn a_stale_slot_still_finds_the_right_destination() {
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let (a, b, c) = (p("10.244.1.0/24"), p("10.244.2.0/24"), p("10.244.3.0/24"));
+        let mut rib = LocRib::default();
+        let source = Source::Peer(PeerId(1));
+        let (_, slot_a) = rib.upsert(a, path(source));
+        let (_, _) = rib.upsert(b, path(source));
+        let (_, slot_c) = rib.upsert(c, path(source));
+        assert_eq!(rib.get_at(&a, slot_a).map(|d| d.paths.len()), Some(1));
+
+        // `a` goes: `c`, the last, moves into its slot.
+        rib.remove(&a, source, None);
+        let cfg = DecisionConfig::new(crate::types::Asn::new(65001));
+        let (change, _, dest) = rib.decide(&a, slot_a, &cfg, origin);
+        assert_eq!((change, dest.is_none()), (Change::None, true));
+        assert!(rib.get_at(&a, slot_a).is_none());
+        // `c`'s old slot is past the end, and its new one is `a`'s old one.
+        let (change, slot, dest) = rib.decide(&c, slot_c, &cfg, origin);
+        assert_eq!(change, Change::Best);
+        assert!(dest.is_some());
+        assert_eq!(slot, slot_a);
+        assert!(rib.get_at(&c, Slot::UNKNOWN).is_some());
+        assert!(rib.get_at(&b, slot_a).is_some());
     }
 }

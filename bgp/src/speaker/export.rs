@@ -16,7 +16,7 @@ use super::group::{Advertised, GroupId};
 use super::peer::{LocalEnd, Up};
 use super::{PeerEventKind, Speaker};
 use crate::policy::{self, RouteContext, RouteSource, Verdict};
-use crate::rib::{PeerId, PrefixHasher, SharedAttrs, Source, prefix_family};
+use crate::rib::{PeerId, PrefixHasher, SharedAttrs, Slot, Source, prefix_family};
 use crate::types::{Afi, Community, Family, FamilySet, PathId, Prefix};
 use crate::wire::{
     Message, NextHop, Nlri, RefreshSubtype, RouteRefresh, SessionContext, Update, UpdatePacker,
@@ -172,13 +172,14 @@ impl Speaker {
             return;
         };
         let families = g.key.families;
-        let candidates: Vec<Prefix> = if g.full {
+        let candidates: Vec<(Prefix, Slot)> = if g.full {
             g.full = false;
             g.pending.clear();
             self.rib
                 .iter()
-                .map(|(prefix, _)| *prefix)
-                .filter(|prefix| families.contains(prefix_family(prefix)))
+                .enumerate()
+                .filter(|(_, (prefix, _))| families.contains(prefix_family(prefix)))
+                .map(|(index, (prefix, _))| (*prefix, Slot::of(index)))
                 .collect()
         } else {
             g.pending.take()
@@ -204,9 +205,9 @@ impl Speaker {
         // at prefixes, once per attribute set is enough.
         let prefix_free = self.export_prefix_free(rep);
         let mut memo: HashMap<ExportKey, Exported, PrefixHasher> = HashMap::default();
-        for prefix in candidates {
+        for (prefix, slot) in candidates {
             let family = prefix_family(&prefix);
-            let best = self.rib.get(&prefix).and_then(|d| d.best());
+            let best = self.rib.get_at(&prefix, slot).and_then(|d| d.best());
             let from = best.and_then(|b| match b.source {
                 Source::Peer(q) => Some(q),
                 Source::Local => None,

@@ -7,7 +7,7 @@ use super::peer::Peer;
 use super::{MaxPrefixAction, PeerEventKind, Speaker};
 use crate::fsm;
 use crate::policy::{self, RouteContext, RouteSource, Verdict};
-use crate::rib::{Path, PeerId, RouteAttrs, SharedAttrs, Source, prefix_family};
+use crate::rib::{Path, PeerId, RouteAttrs, SharedAttrs, Slot, Source, prefix_family};
 use crate::types::{Family, PathId, Prefix, Safi};
 use crate::wire::{
     CeaseSubcode, ErrorCode, Message, MpReach, MpUnreach, NextHop, Notification, RefreshSubtype,
@@ -216,6 +216,7 @@ impl Speaker {
         if p.config.keep_received {
             p.adj_in.insert((prefix, path_id), base.clone());
         }
+        let mut slot = Slot::UNKNOWN;
         match self.run_import(pid, prefix, base) {
             Some(attrs) => {
                 let path = Path {
@@ -227,9 +228,9 @@ impl Speaker {
                     lost: None,
                     multipath: false,
                 };
-                if self.rib.upsert(prefix, path)
-                    && let Some(p) = self.peers.get_mut(&pid)
-                {
+                let (new, at) = self.rib.upsert(prefix, path);
+                slot = at;
+                if new && let Some(p) = self.peers.get_mut(&pid) {
                     Peer::bump(&mut p.counters.accepted, family, 1);
                 }
             }
@@ -241,7 +242,7 @@ impl Speaker {
                 }
             }
         }
-        self.dirty.insert(prefix);
+        self.dirty.insert_at(prefix, slot);
     }
 
     /// The import chain of `pid` applied to `base`: the attributes to

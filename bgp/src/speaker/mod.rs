@@ -37,7 +37,7 @@ pub use peer::{Counters, LocalEnd, PeerView};
 
 use crate::fsm::{self, ConnId};
 use crate::policy::Policy;
-use crate::rib::{Change, DecisionConfig, Interner, LocRib, Origin, PeerId, Source};
+use crate::rib::{Change, DecisionConfig, Dest, Interner, LocRib, Origin, PeerId, Source};
 use crate::types::Prefix;
 use crate::wire::NextHop;
 use peer::Peer;
@@ -472,52 +472,51 @@ impl Speaker {
         }
         let dirty = self.dirty.take();
         let mut changed = Vec::new();
-        for prefix in dirty {
+        for (prefix, slot) in dirty {
             let (cfg, peers) = (&self.cfg, &self.peers);
-            let change = self
+            let (change, slot, dest) = self
                 .rib
-                .decide(&prefix, &self.decision, |s| origin_of(cfg, peers, s));
+                .decide(&prefix, slot, &self.decision, |s| origin_of(cfg, peers, s));
             if change == Change::Best {
-                changed.push(prefix);
+                let next_hops = dest.map_or_else(Vec::new, |d| fib_next_hops(d, peers));
+                self.out
+                    .push(Output::Route(RouteUpdate { prefix, next_hops }));
+                changed.push((prefix, slot));
             }
-        }
-        for prefix in &changed {
-            self.report_fib(*prefix);
         }
         for g in self.groups.values_mut() {
             g.pending.extend(changed.iter().copied());
         }
         self.flush(now);
     }
+}
 
-    fn report_fib(&mut self, prefix: Prefix) {
-        let next_hops = match self.rib.get(&prefix) {
-            Some(d) if d.best().is_some_and(|b| b.source != Source::Local) => d
-                .multipath()
-                .filter_map(|p| {
-                    let Source::Peer(pid) = p.source else {
-                        return None;
-                    };
-                    let peer = self.peers.get(&pid)?.config.address;
-                    Some(match p.attrs.next_hop {
-                        NextHop::V4(a) => FibNextHop {
-                            address: IpAddr::V4(a),
-                            link_local: None,
-                            peer,
-                        },
-                        NextHop::V6 { global, link_local } => FibNextHop {
-                            address: IpAddr::V6(global),
-                            link_local,
-                            peer,
-                        },
-                    })
-                })
-                .collect(),
-            _ => vec![],
-        };
-        self.out
-            .push(Output::Route(RouteUpdate { prefix, next_hops }));
+/// Where the FIB forwards a destination: its multipath set, unless the best
+/// path is our own (then nothing: the route is withdrawn from the FIB).
+fn fib_next_hops(dest: &Dest, peers: &BTreeMap<PeerId, Peer>) -> Vec<FibNextHop> {
+    if dest.best().is_none_or(|b| b.source == Source::Local) {
+        return Vec::new();
     }
+    dest.multipath()
+        .filter_map(|p| {
+            let Source::Peer(pid) = p.source else {
+                return None;
+            };
+            let peer = peers.get(&pid)?.config.address;
+            Some(match p.attrs.next_hop {
+                NextHop::V4(a) => FibNextHop {
+                    address: IpAddr::V4(a),
+                    link_local: None,
+                    peer,
+                },
+                NextHop::V6 { global, link_local } => FibNextHop {
+                    address: IpAddr::V6(global),
+                    link_local,
+                    peer,
+                },
+            })
+        })
+        .collect()
 }
 
 /// What the decision process needs to know about a path's source.
