@@ -281,7 +281,7 @@ fn path_entry(speaker: &Speaker, p: &Path, best: bool, now: Instant) -> PathEntr
         local_pref: a.local_pref,
         communities: a.communities.iter().map(|c| c.to_string()).collect(),
         large_communities: a.large_communities.iter().map(|c| c.to_string()).collect(),
-        age_secs: now.saturating_duration_since(p.since).as_secs(),
+        age_secs: speaker.path_age(p, now).as_secs(),
         stale: p.stale,
         not_best: p.lost.map(|l| l.to_string()),
         path_id: p.path_id.map(|i| i.0),

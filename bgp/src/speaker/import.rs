@@ -224,7 +224,7 @@ impl Speaker {
                     path_id,
                     attrs,
                     stale: false,
-                    since: now,
+                    since: self.since(now),
                     lost: None,
                     multipath: false,
                 };

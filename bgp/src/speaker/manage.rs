@@ -187,7 +187,7 @@ impl Speaker {
                 path_id: None,
                 attrs,
                 stale: false,
-                since: now,
+                since: self.since(now),
                 lost: None,
                 multipath: false,
             },

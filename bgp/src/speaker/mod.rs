@@ -24,7 +24,7 @@ mod prefix_set;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -37,7 +37,9 @@ pub use peer::{Counters, LocalEnd, PeerView};
 
 use crate::fsm::{self, ConnId};
 use crate::policy::Policy;
-use crate::rib::{Change, DecisionConfig, Dest, Interner, LocRib, Origin, PeerId, Source};
+use crate::rib::{
+    Change, DecisionConfig, Dest, Interner, LocRib, Origin, Path, PeerId, Since, Source,
+};
 use crate::types::Prefix;
 use crate::wire::NextHop;
 use peer::Peer;
@@ -206,6 +208,8 @@ pub struct Speaker {
     deferral: Option<Instant>,
     initial_sync_reported: bool,
     out: Vec<Output>,
+    /// When the speaker started: what a path's [`Since`] counts from.
+    epoch: Instant,
 }
 
 impl Speaker {
@@ -235,7 +239,18 @@ impl Speaker {
             deferral,
             initial_sync_reported: false,
             out: Vec::new(),
+            epoch: now,
         }
+    }
+
+    /// How long ago `path` last changed.
+    pub fn path_age(&self, path: &Path, now: Instant) -> Duration {
+        path.since.age(self.epoch, now)
+    }
+
+    /// `now` as a path's [`Since`].
+    fn since(&self, now: Instant) -> Since {
+        Since::at(self.epoch, now)
     }
 
     pub fn config(&self) -> &SpeakerConfig {
