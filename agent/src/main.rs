@@ -5,10 +5,13 @@ mod cluster;
 mod config;
 mod control;
 mod daemon;
+mod display;
 mod fib;
 mod file_ipam;
 mod metrics;
 mod net;
+#[cfg(test)]
+mod test_dir;
 
 use std::process::ExitCode;
 

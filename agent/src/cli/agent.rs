@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::config::{self, Config, MAIN_TABLE, Overrides, PodCidrRoute};
 use crate::daemon::{self, logging::LogFormat};
+use crate::display::list_or_none;
 
 #[derive(Debug, Args)]
 pub(crate) struct AgentArgs {
@@ -260,17 +261,6 @@ fn print_summary(config: &Config) {
                 .collect::<String>()
         );
     }
-}
-
-fn list_or_none<T: std::fmt::Display>(items: &[T]) -> String {
-    if items.is_empty() {
-        return "none".to_string();
-    }
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {

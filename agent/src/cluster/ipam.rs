@@ -87,16 +87,7 @@ impl Blocks {
         let pools = pools
             .iter()
             .flat_map(|p| p.iter())
-            .map(|p| {
-                let u = self.state.usage(p);
-                PoolUsage {
-                    pool: p.cluster().to_string(),
-                    block_len: p.block_len(),
-                    allocated: u.allocated,
-                    reserved: u.reserved,
-                    total: u.total,
-                }
-            })
+            .map(|p| PoolUsage::of(p, &self.state))
             .collect();
         let blocks = self
             .objects

@@ -27,6 +27,7 @@ use crate::config::{
     ClusterOverlay, Config, KubernetesSettings, PodCidrSource, RESERVED_POLICY_PREFIX,
 };
 use crate::control::protocol::IpamView;
+use crate::display::list_or_none;
 
 /// What the agent holds of the cluster once it started.
 pub(crate) struct Started {
@@ -75,7 +76,7 @@ pub(crate) async fn start(
                 .with_context(|| format!("cannot get a pod CIDR block for node {node_name}"))?;
             info!(
                 mode = "ipam",
-                pod_cidrs = %list(&blocks),
+                pod_cidrs = %list_or_none(&blocks),
                 "pod CIDRs: claimed as PodCIDRBlocks from the pools"
             );
             let claims = keeper::Claims {
@@ -108,7 +109,7 @@ pub(crate) async fn start(
                 .iter()
                 .filter_map(|p| p.to_string().parse().ok())
                 .collect();
-            info!(mode = "static", pod_cidrs = %list(&cidrs), "pod CIDRs: the configuration file's");
+            info!(mode = "static", pod_cidrs = %list_or_none(&cidrs), "pod CIDRs: the configuration file's");
             Some(cidrs)
         }
     };
@@ -165,15 +166,4 @@ async fn this_node(client: &kube::Client, name: &str) -> anyhow::Result<Node> {
             }
         }
     }
-}
-
-fn list(cidrs: &[::ipam::Cidr]) -> String {
-    if cidrs.is_empty() {
-        return "none".into();
-    }
-    cidrs
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

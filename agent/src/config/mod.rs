@@ -146,27 +146,27 @@ impl Source {
     /// Only the `ipam` section, validated: what `podroute ipam` needs to
     /// read the state file without an agent.
     pub(crate) fn ipam(&self) -> anyhow::Result<Option<IpamSettings>> {
-        let (text, place) = self.text()?;
-        let mut raw: raw::RawConfig = serde_yaml_ng::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("in {place}"))?;
-        let flags = self.overrides.apply(&mut raw);
-        let mut problems = validate::Problems::default();
-        let settings = ipam::validate(&mut problems, &raw);
-        report(problems, &flags).with_context(|| format!("in {place}"))?;
-        Ok(settings)
+        self.section(ipam::validate)
     }
 
     /// Only the `kubernetes` section, validated: what the agent needs to
     /// ask the cluster for the rest.
     pub(crate) fn kubernetes(&self) -> anyhow::Result<Option<KubernetesSettings>> {
+        self.section(kubernetes::validate)
+    }
+
+    /// One section, validated with the flags on top, the rest unread.
+    fn section<T>(
+        &self,
+        validate: fn(&mut validate::Problems, &raw::RawConfig) -> Option<T>,
+    ) -> anyhow::Result<Option<T>> {
         let (text, place) = self.text()?;
         let mut raw: raw::RawConfig = serde_yaml_ng::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("in {place}"))?;
         let flags = self.overrides.apply(&mut raw);
         let mut problems = validate::Problems::default();
-        let settings = kubernetes::validate(&mut problems, &raw);
+        let settings = validate(&mut problems, &raw);
         report(problems, &flags).with_context(|| format!("in {place}"))?;
         Ok(settings)
     }

@@ -114,6 +114,20 @@ pub struct PoolUsage {
     pub total: u64,
 }
 
+impl PoolUsage {
+    /// How much of `pool` is used in `state`.
+    pub(crate) fn of(pool: &::ipam::Pool, state: &::ipam::State) -> Self {
+        let usage = state.usage(pool);
+        PoolUsage {
+            pool: pool.cluster().to_string(),
+            block_len: pool.block_len(),
+            allocated: usage.allocated,
+            reserved: usage.reserved,
+            total: usage.total,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockEntry {
     pub cidr: String,

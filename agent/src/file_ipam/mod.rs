@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{Config, IpamSettings};
 use crate::control::protocol::{BlockEntry, IpamView, PoolUsage};
+use crate::display::list_or_none;
 
 /// How often the keeper reads the state file. Other hosts' allocations
 /// show up in `show ipam` this late at most; a block of ours released by
@@ -71,7 +72,7 @@ pub(crate) fn start(settings: &IpamSettings, node: Option<&str>) -> anyhow::Resu
     info!(
         mode = MODE,
         file = %settings.file.display(),
-        pod_cidrs = %list(&blocks),
+        pod_cidrs = %list_or_none(&blocks),
         "pod CIDRs: allocated from the pools in the state file"
     );
     Ok(Held {
@@ -106,16 +107,7 @@ pub(crate) fn view(settings: &IpamSettings, state: &State, node: Option<&NodeNam
     let pools = settings
         .pools
         .iter()
-        .map(|pool| {
-            let usage = state.usage(pool);
-            PoolUsage {
-                pool: pool.cluster().to_string(),
-                block_len: pool.block_len(),
-                allocated: usage.allocated,
-                reserved: usage.reserved,
-                total: usage.total,
-            }
-        })
+        .map(|pool| PoolUsage::of(pool, state))
         .collect();
     let blocks = state
         .iter()
@@ -240,14 +232,14 @@ fn look(held: &Held) -> anyhow::Result<Option<IpamView>> {
             held.settings.file.display()
         ),
         Standing::Released(blocks) => {
-            warn!(blocks = %list(&blocks), "this node's pod CIDR blocks were released while in use: allocating them again");
+            warn!(blocks = %list_or_none(&blocks), "this node's pod CIDR blocks were released while in use: allocating them again");
             match allocator(&held.settings).allocate(&held.node) {
                 Ok(again) if again == held.blocks => {
-                    info!(blocks = %list(&again), "allocated again")
+                    info!(blocks = %list_or_none(&again), "allocated again")
                 }
                 Ok(other) => bail!(
                     "this node's pod CIDR blocks were released and another node took one before this one could allocate it again (now allocated: {}); stopping, a restart uses the new blocks",
-                    list(&other)
+                    list_or_none(&other)
                 ),
                 Err(AllocateError::Store(e)) => {
                     warn!(
@@ -308,17 +300,6 @@ async fn keep(held: Held, views: watch::Sender<IpamView>, shutdown: Cancellation
             _ = tokio::time::sleep(POLL) => {}
         }
     }
-}
-
-fn list(cidrs: &[Cidr]) -> String {
-    if cidrs.is_empty() {
-        return "none".into();
-    }
-    cidrs
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
