@@ -1,35 +1,15 @@
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ::ipam::{Pool, Version};
 
 use super::*;
 use crate::config::{Host, parse_with_allocated};
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+use crate::test_dir::TempDir;
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "podroute-file-ipam-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
+    /// The IPAM state file of a test.
     fn file(&self) -> PathBuf {
         self.0.join("ipam.json")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
