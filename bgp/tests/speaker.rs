@@ -771,6 +771,74 @@ fn min_advertisement_interval_batches_changes() {
     assert!(after_first > before);
 }
 
+/// The Adj-RIB-Out lives in the Loc-RIB's destinations: one whose last
+/// path goes while MRAI holds its withdrawal back stays (hidden) until the
+/// withdrawal is sent, then goes for good.
+#[test]
+fn a_withdrawal_held_back_by_mrai_is_sent_and_then_forgotten() {
+    let mut net = Net::new();
+    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
+    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
+    net.peer(
+        a,
+        b,
+        |c| {
+            open_policy(c);
+            c.min_advertisement_interval = Duration::from_secs(5);
+        },
+        open_policy,
+    );
+    net.run(5 * SEC);
+    originate(&mut net, a, "10.244.1.0/24");
+    net.run(SEC / 10);
+    assert!(has_route(&net, b, "10.244.1.0/24"));
+
+    net.input(a, Input::Withdraw(prefix("10.244.1.0/24")));
+    let rib = net.nodes[a].speaker.rib();
+    assert!(rib.get(&prefix("10.244.1.0/24")).is_none());
+    assert_eq!(rib.len(), 0, "no route shown");
+    assert_eq!(rib.slots().count(), 1, "kept until withdrawn");
+    assert!(advertised(&net, a, 2, "10.244.1.0/24"), "not withdrawn yet");
+    assert!(has_route(&net, b, "10.244.1.0/24"), "held back by MRAI");
+
+    net.run(6 * SEC);
+    assert!(!has_route(&net, b, "10.244.1.0/24"));
+    assert!(!advertised(&net, a, 2, "10.244.1.0/24"));
+    assert_eq!(net.nodes[a].speaker.rib().slots().count(), 0);
+}
+
+/// A group going away (its last member down) takes its Adj-RIB-Out with
+/// it, and the destinations only that kept.
+#[test]
+fn a_group_gone_takes_its_adj_rib_out_along() {
+    let mut net = Net::new();
+    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
+    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
+    net.peer(
+        a,
+        b,
+        |c| {
+            open_policy(c);
+            c.min_advertisement_interval = Duration::from_secs(30);
+        },
+        open_policy,
+    );
+    // Past the interval begun by the session's first (empty) table.
+    net.run(31 * SEC);
+    originate(&mut net, a, "10.244.1.0/24");
+    originate(&mut net, a, "10.244.2.0/24");
+    net.run(SEC / 10);
+    assert!(advertised(&net, a, 2, "10.244.1.0/24"));
+    net.input(a, Input::Withdraw(prefix("10.244.1.0/24")));
+    assert_eq!(net.nodes[a].speaker.rib().slots().count(), 2);
+
+    net.input(a, Input::RemovePeer(v4("192.0.2.2")));
+    let rib = net.nodes[a].speaker.rib();
+    assert_eq!(net.nodes[a].speaker.export_groups(), 0);
+    assert_eq!(rib.slots().count(), 1, "only the route still originated");
+    assert!(rib.get(&prefix("10.244.2.0/24")).is_some());
+}
+
 #[test]
 fn a_burst_absorbed_then_settled_goes_out_as_one_update() {
     let mut net = Net::new();

@@ -8,5 +8,6 @@ mod table;
 pub use attrs::{Interner, RouteAttrs, SharedAttrs};
 pub use decision::{Candidate, Decision, DecisionConfig, LossReason, Origin, decide};
 pub use table::{
-    Change, Dest, LocRib, Path, PeerId, PrefixHasher, Since, Slot, Source, prefix_family,
+    Advertised, Change, Dest, GroupId, LocRib, Path, PeerId, PrefixHasher, Since, Slot, Source,
+    prefix_family,
 };

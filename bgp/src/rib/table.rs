@@ -64,6 +64,23 @@ pub struct Path {
 /// A path's identity within a destination.
 type PathKey = (Source, Option<PathId>);
 
+/// An export group (peers sent the same UPDATEs), as the RIB names it.
+pub type GroupId = u32;
+
+/// One export group's Adj-RIB-Out entry for a destination: the attributes
+/// it advertised, and the peer the best path came from, which was not sent
+/// it (RFC 4271 §9.2).
+///
+/// Kept in the destination rather than in a table of the group's own: a
+/// second table as large as the Loc-RIB cost a hash insert for every
+/// prefix relayed (a third of a full table's relay) and 66 bytes a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertised {
+    pub group: GroupId,
+    pub from: Option<PeerId>,
+    pub attrs: SharedAttrs,
+}
+
 /// All paths to one prefix. Most prefixes have one path: it is kept
 /// inline, so a destination costs no allocation of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,9 +90,26 @@ pub struct Dest {
     /// each with the attributes it had then. Kept by key, not index, so
     /// paths may come and go before the next decision.
     selected: SmallVec<[(PathKey, SharedAttrs); 1]>,
+    /// What export groups advertised. A destination whose last path has
+    /// gone stays (with no path, hidden from everyone but export) until
+    /// every group that advertised it has withdrawn it.
+    out: SmallVec<[Advertised; 1]>,
 }
 
 impl Dest {
+    /// What `group` advertised for this destination.
+    pub fn advertised(&self, group: GroupId) -> Option<&Advertised> {
+        self.out.iter().find(|a| a.group == group)
+    }
+
+    fn is_live(&self) -> bool {
+        !self.paths.is_empty()
+    }
+
+    fn is_dead(&self) -> bool {
+        self.paths.is_empty() && self.out.is_empty()
+    }
+
     /// The best path as of the last decision (`None` if it has gone since).
     pub fn best(&self) -> Option<&Path> {
         let ((source, path_id), _) = self.selected.first()?;
@@ -143,10 +177,11 @@ pub struct LocRib {
 
 impl LocRib {
     pub fn get(&self, prefix: &Prefix) -> Option<&Dest> {
-        self.dests.get(prefix)
+        self.dests.get(prefix).filter(|d| d.is_live())
     }
 
-    /// [`LocRib::get`], trying `slot` first.
+    /// [`LocRib::get`], trying `slot` first. Also finds a destination
+    /// with no path left that a group has yet to withdraw.
     pub fn get_at(&self, prefix: &Prefix, slot: Slot) -> Option<&Dest> {
         let index = self.index_of(prefix, slot)?;
         self.dests.get_index(index).map(|(_, d)| d)
@@ -160,22 +195,89 @@ impl LocRib {
         }
     }
 
+    /// Destinations with a path (a walk: only for counts shown).
     pub fn len(&self) -> usize {
-        self.dests.len()
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.dests.is_empty()
+        self.iter().next().is_none()
     }
 
+    /// Destinations with a path.
     pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &Dest)> {
-        self.dests.iter()
+        self.dests.iter().filter(|(_, d)| d.is_live())
     }
 
     pub fn family(&self, family: Family) -> impl Iterator<Item = (&Prefix, &Dest)> {
+        self.iter().filter(move |(p, _)| prefix_family(p) == family)
+    }
+
+    /// Every destination, with or without a path, and its slot: what an
+    /// export group looks at to redo its whole Adj-RIB-Out.
+    pub fn slots(&self) -> impl Iterator<Item = (&Prefix, Slot)> {
+        self.dests
+            .keys()
+            .enumerate()
+            .map(|(index, prefix)| (prefix, Slot::of(index)))
+    }
+
+    /// What `group` advertised for `prefix` (found at `slot` or by hash).
+    pub fn advertised(&self, prefix: &Prefix, slot: Slot, group: GroupId) -> Option<&Advertised> {
+        self.get_at(prefix, slot)?.advertised(group)
+    }
+
+    /// Records what a group advertises for `prefix`, which has a path;
+    /// gives what it had advertised before.
+    pub fn advertise(
+        &mut self,
+        prefix: &Prefix,
+        slot: Slot,
+        adv: Advertised,
+    ) -> Option<Advertised> {
+        let index = self.index_of(prefix, slot)?;
+        let (_, dest) = self.dests.get_index_mut(index)?;
+        match dest.out.iter_mut().find(|a| a.group == adv.group) {
+            Some(old) => Some(std::mem::replace(old, adv)),
+            None => {
+                dest.out.push(adv);
+                None
+            }
+        }
+    }
+
+    /// Records that `group` withdrew `prefix`; gives what it had
+    /// advertised. The destination goes if that was all that held it.
+    pub fn unadvertise(
+        &mut self,
+        prefix: &Prefix,
+        slot: Slot,
+        group: GroupId,
+    ) -> Option<Advertised> {
+        let index = self.index_of(prefix, slot)?;
+        let (_, dest) = self.dests.get_index_mut(index)?;
+        let at = dest.out.iter().position(|a| a.group == group)?;
+        let old = dest.out.remove(at);
+        if dest.is_dead() {
+            self.dests.swap_remove_index(index);
+        }
+        Some(old)
+    }
+
+    /// The Adj-RIB-Out of `group`.
+    pub fn adj_rib_out(&self, group: GroupId) -> impl Iterator<Item = (&Prefix, &Advertised)> {
         self.dests
             .iter()
-            .filter(move |(p, _)| prefix_family(p) == family)
+            .filter_map(move |(prefix, d)| Some((prefix, d.advertised(group)?)))
+    }
+
+    /// Drops the Adj-RIB-Out of a group that is no more, and the
+    /// destinations only it held.
+    pub fn forget_group(&mut self, group: GroupId) {
+        self.dests.retain(|_, d| {
+            d.out.retain(|a| a.group != group);
+            !d.is_dead()
+        });
     }
 
     /// Adds or replaces the path with the same source and path id; true
@@ -290,7 +392,7 @@ impl LocRib {
             return (Change::None, Slot::UNKNOWN, None);
         };
         if let Some((_, dest)) = self.dests.get_index(index)
-            && dest.paths.is_empty()
+            && dest.is_dead()
         {
             let had_best = !dest.selected.is_empty();
             // Order means nothing here: the last one takes the hole.
@@ -301,6 +403,12 @@ impl LocRib {
         let Some((_, dest)) = self.dests.get_index_mut(index) else {
             return (Change::None, Slot::UNKNOWN, None);
         };
+        if dest.paths.is_empty() {
+            // Still advertised: kept, with no best, until withdrawn.
+            let had_best = !std::mem::take(&mut dest.selected).is_empty();
+            let change = if had_best { Change::Best } else { Change::None };
+            return (change, Slot::of(index), Some(dest));
+        }
         let selected: SmallVec<[(PathKey, SharedAttrs); 1]> = if dest.paths.len() == 1 {
             // One path: it is the best and the whole multipath set, with no
             // comparison to make (what `decide` would say, without its

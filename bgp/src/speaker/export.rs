@@ -9,19 +9,17 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use indexmap::map::Entry;
-
-use super::group::{Advertised, GroupId};
+use super::group::GroupId;
 use super::peer::{LocalEnd, Up};
 use super::{PeerEventKind, Speaker};
 use crate::policy::{self, RouteContext, RouteSource, Verdict};
-use crate::rib::{PeerId, PrefixHasher, SharedAttrs, Slot, Source, prefix_family};
+use crate::rib::{Advertised, PeerId, PrefixHasher, SharedAttrs, Slot, Source, prefix_family};
 use crate::types::{Afi, Community, Family, FamilySet, PathId, Prefix};
 use crate::wire::{
     Message, NextHop, Nlri, RefreshSubtype, RouteRefresh, SessionContext, Update, UpdatePacker,
     attributes_for_two_octet_peer,
 };
+use bytes::{Bytes, BytesMut};
 
 /// A best path's attribute set (by identity: interned, and alive for the
 /// whole flush), its source and its family.
@@ -175,11 +173,12 @@ impl Speaker {
         let candidates: Vec<(Prefix, Slot)> = if g.full {
             g.full = false;
             g.pending.clear();
+            // Destinations with no path left too: they are still to be
+            // withdrawn.
             self.rib
-                .iter()
-                .enumerate()
-                .filter(|(_, (prefix, _))| families.contains(prefix_family(prefix)))
-                .map(|(index, (prefix, _))| (*prefix, Slot::of(index)))
+                .slots()
+                .filter(|(prefix, _)| families.contains(prefix_family(prefix)))
+                .map(|(prefix, slot)| (*prefix, slot))
                 .collect()
         } else {
             g.pending.take()
@@ -244,9 +243,8 @@ impl Speaker {
                 desired
             };
             match desired {
-                Some(attrs) => match g.adj_out.entry(prefix) {
-                    Entry::Occupied(mut e) => {
-                        let old = e.get();
+                Some(attrs) => {
+                    if let Some(old) = self.rib.advertised(&prefix, slot, gid) {
                         let same = Arc::ptr_eq(&attrs, &old.attrs) || attrs == old.attrs;
                         if same && old.from == from {
                             continue;
@@ -259,26 +257,22 @@ impl Speaker {
                         {
                             batch.withdraw(Audience::Only(q), prefix);
                         }
-                        e.insert(Advertised {
-                            attrs: attrs.clone(),
-                            from,
-                        });
-                        if loud {
-                            batch.announce(Audience::AllBut(from_member), &attrs, prefix);
-                        }
                     }
-                    Entry::Vacant(v) => {
-                        v.insert(Advertised {
-                            attrs: attrs.clone(),
-                            from,
-                        });
-                        if loud {
-                            batch.announce(Audience::AllBut(from_member), &attrs, prefix);
-                        }
+                    if loud {
+                        batch.announce(Audience::AllBut(from_member), &attrs, prefix);
                     }
-                },
+                    self.rib.advertise(
+                        &prefix,
+                        slot,
+                        Advertised {
+                            group: gid,
+                            from,
+                            attrs,
+                        },
+                    );
+                }
                 None => {
-                    if let Some(old) = g.adj_out.swap_remove(&prefix)
+                    if let Some(old) = self.rib.unadvertise(&prefix, slot, gid)
                         && loud
                     {
                         let old_from = old.from.filter(|q| g.is_member(*q));
@@ -319,7 +313,7 @@ impl Speaker {
         let Some(p) = self.peers.get(&pid) else {
             return;
         };
-        let Some(g) = p.group.and_then(|gid| self.groups.get(&gid)) else {
+        let Some((gid, g)) = p.group.and_then(|gid| Some((gid, self.groups.get(&gid)?))) else {
             return;
         };
         // The group's table is not complete until its first flush.
@@ -328,14 +322,18 @@ impl Speaker {
         }
         let families = p.dump;
         let mut batch = Batch::default();
-        for (prefix, attrs) in g.view(pid) {
+        for (prefix, attrs) in super::group::view(&self.rib, gid, pid) {
             if families.contains(prefix_family(prefix)) {
                 batch.announce(Audience::Only(pid), attrs, *prefix);
             }
         }
         if let Some(had) = &p.stale_view {
             for prefix in had {
-                if g.adj_out.get(prefix).is_none_or(|a| a.from == Some(pid)) {
+                if self
+                    .rib
+                    .advertised(prefix, Slot::UNKNOWN, gid)
+                    .is_none_or(|a| a.from == Some(pid))
+                {
                     batch.withdraw(Audience::Only(pid), *prefix);
                 }
             }

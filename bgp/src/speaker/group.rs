@@ -1,6 +1,7 @@
 //! Export groups: peers that would be sent exactly the same UPDATEs share
 //! one Adj-RIB-Out, and each change is computed and encoded once for all of
-//! them (what FRR calls update groups).
+//! them (what FRR calls update groups). The Adj-RIB-Out itself is kept in
+//! the Loc-RIB's destinations (see [`crate::rib::Advertised`]).
 //!
 //! Two established peers are in one group when everything export looks at
 //! is equal: the export chain, the session kind, the reflector and next-hop
@@ -13,16 +14,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
-
 use super::Speaker;
 use super::peer::LocalEnd;
 use super::prefix_set::PrefixSet;
-use crate::rib::{PeerId, PrefixHasher, SharedAttrs, prefix_family};
+pub(crate) use crate::rib::GroupId;
+use crate::rib::{LocRib, PeerId, SharedAttrs, prefix_family};
 use crate::types::{FamilySet, Prefix};
 use crate::wire::SessionContext;
-
-pub(crate) type GroupId = u32;
 
 /// Everything the export of a route to a peer depends on, besides the route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,21 +40,11 @@ pub(crate) struct GroupKey {
     pub(crate) neighbor: Option<IpAddr>,
 }
 
-/// One advertisement of the group: what went out, and the peer the best
-/// path came from (which was not sent it).
-#[derive(Debug, Clone)]
-pub(crate) struct Advertised {
-    pub(crate) attrs: SharedAttrs,
-    pub(crate) from: Option<PeerId>,
-}
-
 #[derive(Debug)]
 pub(crate) struct Group {
     pub(crate) key: GroupKey,
     /// Established peers, sorted.
     pub(crate) members: Vec<PeerId>,
-    /// The Adj-RIB-Out every member was sent (but `from` its own routes).
-    pub(crate) adj_out: IndexMap<Prefix, Advertised, PrefixHasher>,
     /// Prefixes whose advertisement must be looked at again.
     pub(crate) pending: PrefixSet,
     /// Every prefix must be looked at again (a new group, a changed policy).
@@ -73,7 +61,6 @@ impl Group {
         Group {
             key,
             members: Vec::new(),
-            adj_out: IndexMap::default(),
             pending: PrefixSet::default(),
             full: true,
             sparse: false,
@@ -101,14 +88,18 @@ impl Group {
     pub(crate) fn has_work(&self) -> bool {
         self.full || !self.pending.is_empty()
     }
+}
 
-    /// What `pid` was sent: the group's advertisements but its own routes.
-    pub(crate) fn view(&self, pid: PeerId) -> impl Iterator<Item = (&Prefix, &SharedAttrs)> {
-        self.adj_out
-            .iter()
-            .filter(move |(_, a)| a.from != Some(pid))
-            .map(|(p, a)| (p, &a.attrs))
-    }
+/// What `pid`, a member of `gid`, was sent: the group's advertisements but
+/// its own routes.
+pub(crate) fn view(
+    rib: &LocRib,
+    gid: GroupId,
+    pid: PeerId,
+) -> impl Iterator<Item = (&Prefix, &SharedAttrs)> {
+    rib.adj_rib_out(gid)
+        .filter(move |(_, a)| a.from != Some(pid))
+        .map(|(p, a)| (p, &a.attrs))
 }
 
 impl Speaker {
@@ -175,6 +166,7 @@ impl Speaker {
             g.leave(pid);
             if g.members.is_empty() {
                 self.groups.remove(&gid);
+                self.rib.forget_group(gid);
             }
         }
     }
@@ -198,7 +190,9 @@ impl Speaker {
             g.next_flush = None;
             return;
         }
-        let had: Vec<Prefix> = g.view(pid).map(|(prefix, _)| *prefix).collect();
+        let had: Vec<Prefix> = view(&self.rib, gid, pid)
+            .map(|(prefix, _)| *prefix)
+            .collect();
         self.leave_group(pid);
         self.join_group(pid);
         if let Some(p) = self.peers.get_mut(&pid) {

@@ -283,6 +283,7 @@ impl Speaker {
         PeerView {
             peer,
             group: peer.group.and_then(|g| self.groups.get(&g)),
+            rib: &self.rib,
         }
     }
 

@@ -138,6 +138,7 @@ impl Peer {
 pub struct PeerView<'a> {
     pub(crate) peer: &'a Peer,
     pub(crate) group: Option<&'a super::group::Group>,
+    pub(crate) rib: &'a crate::rib::LocRib,
 }
 
 impl<'a> PeerView<'a> {
@@ -217,8 +218,11 @@ impl<'a> PeerView<'a> {
     /// What the peer was sent: its export group's Adj-RIB-Out but the
     /// routes that came from it.
     pub fn adj_rib_out(&self) -> impl Iterator<Item = (&'a Prefix, &'a SharedAttrs)> {
-        let id = self.peer.id;
-        self.group.into_iter().flat_map(move |g| g.view(id))
+        let (rib, id) = (self.rib, self.peer.id);
+        self.peer
+            .group
+            .into_iter()
+            .flat_map(move |gid| super::group::view(rib, gid, id))
     }
 
     /// The peers sharing this one's Adj-RIB-Out (itself included).
