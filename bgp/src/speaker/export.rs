@@ -245,13 +245,13 @@ impl Speaker {
             match desired {
                 Some(attrs) => {
                     if let Some(old) = self.rib.advertised(&prefix, slot, gid) {
-                        let same = Arc::ptr_eq(&attrs, &old.attrs) || attrs == old.attrs;
-                        if same && old.from == from {
+                        let same = Arc::ptr_eq(&attrs, old.attrs()) || attrs == *old.attrs();
+                        if same && old.from() == from {
                             continue;
                         }
                         // The member the best path now comes from had the
                         // route from another peer: it is withdrawn there.
-                        if old.from != from
+                        if old.from() != from
                             && let Some(q) = from_member
                             && loud
                         {
@@ -261,21 +261,14 @@ impl Speaker {
                     if loud {
                         batch.announce(Audience::AllBut(from_member), &attrs, prefix);
                     }
-                    self.rib.advertise(
-                        &prefix,
-                        slot,
-                        Advertised {
-                            group: gid,
-                            from,
-                            attrs,
-                        },
-                    );
+                    self.rib
+                        .advertise(&prefix, slot, Advertised::new(gid, from, attrs));
                 }
                 None => {
                     if let Some(old) = self.rib.unadvertise(&prefix, slot, gid)
                         && loud
                     {
-                        let old_from = old.from.filter(|q| g.is_member(*q));
+                        let old_from = old.from().filter(|q| g.is_member(*q));
                         batch.withdraw(Audience::AllBut(old_from), prefix);
                     }
                 }
@@ -332,7 +325,7 @@ impl Speaker {
                 if self
                     .rib
                     .advertised(prefix, Slot::UNKNOWN, gid)
-                    .is_none_or(|a| a.from == Some(pid))
+                    .is_none_or(|a| a.from() == Some(pid))
                 {
                     batch.withdraw(Audience::Only(pid), *prefix);
                 }

@@ -98,8 +98,8 @@ pub(crate) fn view(
     pid: PeerId,
 ) -> impl Iterator<Item = (&Prefix, &SharedAttrs)> {
     rib.adj_rib_out(gid)
-        .filter(move |(_, a)| a.from != Some(pid))
-        .map(|(p, a)| (p, &a.attrs))
+        .filter(move |(_, a)| a.from() != Some(pid))
+        .map(|(p, a)| (p, a.attrs()))
 }
 
 impl Speaker {
