@@ -884,7 +884,7 @@ fn advertised(net: &Net, i: usize, to: u8, p: &str) -> bool {
         .speaker
         .peer(v4(&format!("192.0.2.{to}")))
         .unwrap();
-    view.adj_rib_out().any(|(q, _)| *q == prefix(p))
+    view.adj_rib_out().any(|(q, _)| q == prefix(p))
 }
 
 /// Node `a` (AS 65001) with eBGP peers b, c, d (AS 65002..65004), all open.

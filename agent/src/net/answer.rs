@@ -306,7 +306,7 @@ fn routes(
                 match speaker
                     .rib()
                     .iter()
-                    .map(|(p, _)| *p)
+                    .map(|(p, _)| p)
                     .filter(|p| p.contains_addr(a))
                     .max_by_key(|p| p.len())
                 {
@@ -326,9 +326,9 @@ fn routes(
     let mut dests: Vec<_> = speaker
         .rib()
         .iter()
-        .filter(|(p, _)| filter.is_none_or(|f| **p == f))
+        .filter(|(p, _)| filter.is_none_or(|f| *p == f))
         .collect();
-    dests.sort_unstable_by_key(|(p, _)| **p);
+    dests.sort_unstable_by_key(|(p, _)| *p);
     let routes = dests
         .into_iter()
         .filter_map(|(prefix, dest)| {
@@ -401,11 +401,11 @@ fn rib(p: &PeerView<'_>, direction: RibDirection) -> ResponseBody {
     match direction {
         RibDirection::Out => {
             let mut out: Vec<_> = p.adj_rib_out().collect();
-            out.sort_unstable_by_key(|(prefix, _)| **prefix);
+            out.sort_unstable_by_key(|(prefix, _)| *prefix);
             ResponseBody::Rib {
                 entries: out
                     .into_iter()
-                    .map(|(prefix, a)| entry(prefix, None, a))
+                    .map(|(prefix, a)| entry(&prefix, None, a))
                     .collect(),
             }
         }

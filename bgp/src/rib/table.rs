@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use super::attrs::SharedAttrs;
 use super::decision::{Candidate, DecisionConfig, LossReason, Origin, decide};
-use crate::types::{Family, PathId, Prefix};
+use crate::types::{Family, Ipv4Prefix, Ipv6Prefix, PathId, Prefix};
 
 /// A configured peer, as the RIB names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -189,11 +189,6 @@ pub struct Slot(u32);
 impl Slot {
     /// No idea where the destination is.
     pub const UNKNOWN: Slot = Slot(u32::MAX);
-
-    /// The slot of the destination at `index` of [`LocRib::iter`].
-    pub(crate) fn of(index: usize) -> Slot {
-        u32::try_from(index).map_or(Slot::UNKNOWN, Slot)
-    }
 }
 
 /// Outcome of changing a destination.
@@ -214,126 +209,70 @@ pub type PrefixHasher = foldhash::fast::FixedState;
 
 /// The Loc-RIB, for IPv4 and IPv6 unicast, in no particular order (whoever
 /// shows it sorts what it shows): relaying a full table is lookups by
-/// prefix. An index map, not a plain hash table: the destinations sit dense
-/// in one vector and the hash table holds only their positions, so a
-/// million destinations do not cost a power-of-two table of them, half
-/// empty, copied whole at each growth.
+/// prefix. One table per family, so that an IPv4 key takes its 5 bytes
+/// rather than the 18 of a prefix of either family.
 #[derive(Debug, Default)]
 pub struct LocRib {
-    dests: IndexMap<Prefix, Dest, PrefixHasher>,
+    v4: Table<Ipv4Prefix>,
+    v6: Table<Ipv6Prefix>,
 }
 
-impl LocRib {
-    pub fn get(&self, prefix: &Prefix) -> Option<&Dest> {
-        self.dests.get(prefix).filter(|d| d.is_live())
+/// The destinations of one family. An index map, not a plain hash table:
+/// the destinations sit dense in one vector and the hash table holds only
+/// their positions, so a million destinations do not cost a power-of-two
+/// table of them, half empty, copied whole at each growth.
+#[derive(Debug)]
+struct Table<K> {
+    dests: IndexMap<K, Dest, PrefixHasher>,
+}
+
+impl<K> Default for Table<K> {
+    fn default() -> Self {
+        Table {
+            dests: IndexMap::default(),
+        }
+    }
+}
+
+/// A slot's top bit says which family's table it is in.
+const V6_SLOT: u32 = 1 << 31;
+
+impl Slot {
+    fn at(family_v6: bool, index: usize) -> Slot {
+        match u32::try_from(index) {
+            Ok(i) if i < V6_SLOT - 1 => Slot(if family_v6 { i | V6_SLOT } else { i }),
+            _ => Slot::UNKNOWN,
+        }
     }
 
-    /// [`LocRib::get`], trying `slot` first. Also finds a destination
-    /// with no path left that a group has yet to withdraw.
-    pub fn get_at(&self, prefix: &Prefix, slot: Slot) -> Option<&Dest> {
-        let index = self.index_of(prefix, slot)?;
+    /// The index this slot gives in the table of the given family.
+    fn index_in(self, family_v6: bool) -> Option<usize> {
+        let v6 = self.0 & V6_SLOT != 0;
+        (self != Slot::UNKNOWN && v6 == family_v6).then_some((self.0 & !V6_SLOT) as usize)
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Table<K> {
+    fn index_of(&self, key: &K, at: Option<usize>) -> Option<usize> {
+        match at.and_then(|at| Some((at, self.dests.get_index(at)?))) {
+            Some((at, (k, _))) if k == key => Some(at),
+            _ => self.dests.get_index_of(key),
+        }
+    }
+
+    fn get_at(&self, key: &K, at: Option<usize>) -> Option<&Dest> {
+        let index = self.index_of(key, at)?;
         self.dests.get_index(index).map(|(_, d)| d)
     }
 
-    fn index_of(&self, prefix: &Prefix, slot: Slot) -> Option<usize> {
-        let at = slot.0 as usize;
-        match self.dests.get_index(at) {
-            Some((p, _)) if p == prefix => Some(at),
-            _ => self.dests.get_index_of(prefix),
-        }
+    fn get_mut_at(&mut self, key: &K, at: Option<usize>) -> Option<(usize, &mut Dest)> {
+        let index = self.index_of(key, at)?;
+        self.dests.get_index_mut(index).map(|(_, d)| (index, d))
     }
 
-    /// Destinations with a path (a walk: only for counts shown).
-    pub fn len(&self) -> usize {
-        self.iter().count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
-    }
-
-    /// Destinations with a path.
-    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &Dest)> {
-        self.dests.iter().filter(|(_, d)| d.is_live())
-    }
-
-    pub fn family(&self, family: Family) -> impl Iterator<Item = (&Prefix, &Dest)> {
-        self.iter().filter(move |(p, _)| prefix_family(p) == family)
-    }
-
-    /// Every destination, with or without a path, and its slot: what an
-    /// export group looks at to redo its whole Adj-RIB-Out.
-    pub fn slots(&self) -> impl Iterator<Item = (&Prefix, Slot)> {
-        self.dests
-            .keys()
-            .enumerate()
-            .map(|(index, prefix)| (prefix, Slot::of(index)))
-    }
-
-    /// What `group` advertised for `prefix` (found at `slot` or by hash).
-    pub fn advertised(&self, prefix: &Prefix, slot: Slot, group: GroupId) -> Option<&Advertised> {
-        self.get_at(prefix, slot)?.advertised(group)
-    }
-
-    /// Records what a group advertises for `prefix`, which has a path;
-    /// gives what it had advertised before.
-    pub fn advertise(
-        &mut self,
-        prefix: &Prefix,
-        slot: Slot,
-        adv: Advertised,
-    ) -> Option<Advertised> {
-        let index = self.index_of(prefix, slot)?;
-        let (_, dest) = self.dests.get_index_mut(index)?;
-        match dest.out.iter_mut().find(|a| a.group == adv.group) {
-            Some(old) => Some(std::mem::replace(old, adv)),
-            None => {
-                dest.out.push(adv);
-                None
-            }
-        }
-    }
-
-    /// Records that `group` withdrew `prefix`; gives what it had
-    /// advertised. The destination goes if that was all that held it.
-    pub fn unadvertise(
-        &mut self,
-        prefix: &Prefix,
-        slot: Slot,
-        group: GroupId,
-    ) -> Option<Advertised> {
-        let index = self.index_of(prefix, slot)?;
-        let (_, dest) = self.dests.get_index_mut(index)?;
-        let at = dest.out.iter().position(|a| a.group == group)?;
-        let old = dest.out.remove(at);
-        if dest.is_dead() {
-            self.dests.swap_remove_index(index);
-        }
-        Some(old)
-    }
-
-    /// The Adj-RIB-Out of `group`.
-    pub fn adj_rib_out(&self, group: GroupId) -> impl Iterator<Item = (&Prefix, &Advertised)> {
-        self.dests
-            .iter()
-            .filter_map(move |(prefix, d)| Some((prefix, d.advertised(group)?)))
-    }
-
-    /// Drops the Adj-RIB-Out of a group that is no more, and the
-    /// destinations only it held.
-    pub fn forget_group(&mut self, group: GroupId) {
-        self.dests.retain(|_, d| {
-            d.out.retain(|a| a.group != group);
-            !d.is_dead()
-        });
-    }
-
-    /// Adds or replaces the path with the same source and path id; true
-    /// if it is new, and where the destination is. The decision is not
-    /// rerun: call [`LocRib::decide`] after a batch.
-    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> (bool, Slot) {
-        let entry = self.dests.entry(prefix);
-        let slot = Slot::of(entry.index());
+    fn upsert(&mut self, key: K, path: Path) -> (bool, usize) {
+        let entry = self.dests.entry(key);
+        let index = entry.index();
         let dest = entry.or_default();
         let new = match dest
             .paths
@@ -363,15 +302,261 @@ impl LocRib {
                 true
             }
         };
-        (new, slot)
+        (new, index)
+    }
+
+    fn advertise(&mut self, key: &K, at: Option<usize>, adv: Advertised) -> Option<Advertised> {
+        let (_, dest) = self.get_mut_at(key, at)?;
+        match dest.out.iter_mut().find(|a| a.group == adv.group) {
+            Some(old) => Some(std::mem::replace(old, adv)),
+            None => {
+                dest.out.push(adv);
+                None
+            }
+        }
+    }
+
+    fn unadvertise(&mut self, key: &K, at: Option<usize>, group: GroupId) -> Option<Advertised> {
+        let (index, dest) = self.get_mut_at(key, at)?;
+        let position = dest.out.iter().position(|a| a.group == group)?;
+        let old = dest.out.remove(position);
+        if dest.is_dead() {
+            self.dests.swap_remove_index(index);
+        }
+        Some(old)
+    }
+
+    fn forget_group(&mut self, group: GroupId) {
+        self.dests.retain(|_, d| {
+            d.out.retain(|a| a.group != group);
+            !d.is_dead()
+        });
+    }
+
+    fn decide(
+        &mut self,
+        key: &K,
+        at: Option<usize>,
+        cfg: &DecisionConfig,
+        origin: impl Fn(Source) -> Origin,
+    ) -> (Change, Option<usize>, Option<&Dest>) {
+        let Some(index) = self.index_of(key, at) else {
+            return (Change::None, None, None);
+        };
+        if let Some((_, dest)) = self.dests.get_index(index)
+            && dest.is_dead()
+        {
+            let change = if dest.had_best {
+                Change::Best
+            } else {
+                Change::None
+            };
+            // Order means nothing here: the last one takes the hole.
+            self.dests.swap_remove_index(index);
+            return (change, None, None);
+        }
+        let Some((_, dest)) = self.dests.get_index_mut(index) else {
+            return (Change::None, None, None);
+        };
+        let change = dest.decide(cfg, origin);
+        (change, Some(index), Some(dest))
+    }
+}
+
+impl Dest {
+    /// Reruns the decision over the paths there are (none: a destination
+    /// still advertised, kept with no best until withdrawn).
+    fn decide(&mut self, cfg: &DecisionConfig, origin: impl Fn(Source) -> Origin) -> Change {
+        let changed = std::mem::take(&mut self.selected_changed);
+        if self.paths.is_empty() {
+            return if std::mem::take(&mut self.had_best) {
+                Change::Best
+            } else {
+                Change::None
+            };
+        }
+        let same = if let [p] = self.paths.as_mut_slice() {
+            // One path: it is the best and the whole multipath set, with no
+            // comparison to make (what `decide` would say, without its
+            // allocations: the common case of a relayed table).
+            let was_best = p.is_best();
+            p.lost = None;
+            p.multipath = true;
+            was_best
+        } else {
+            let before: SmallVec<[(bool, bool); 4]> = self
+                .paths
+                .iter()
+                .map(|p| (p.multipath, p.is_best()))
+                .collect();
+            let candidates: Vec<Candidate<'_>> = self
+                .paths
+                .iter()
+                .map(|p| Candidate {
+                    attrs: &p.attrs,
+                    origin: origin(p.source),
+                    path_id: p.path_id,
+                })
+                .collect();
+            let decision = decide(&candidates, cfg);
+            for (i, p) in self.paths.iter_mut().enumerate() {
+                p.lost = decision.lost[i];
+                p.multipath = decision.multipath.contains(&i);
+            }
+            self.paths
+                .iter()
+                .zip(&before)
+                .all(|(p, was)| (p.multipath, p.is_best()) == *was)
+        };
+        self.had_best = true;
+        // The same paths with the very same attributes: nothing to tell.
+        if same && !changed {
+            Change::Other
+        } else {
+            Change::Best
+        }
+    }
+}
+
+/// Runs `$body` with `$table` the table of `$prefix`'s family (borrowed as
+/// `$self.v4`/`$self.v6` are by `$borrow`), `$key` its key and `$v6` whether
+/// it is IPv6.
+macro_rules! on_table {
+    ($self:ident, $prefix:expr, $borrow:tt, |$table:ident, $key:ident, $v6:ident| $body:expr) => {
+        match $prefix {
+            Prefix::V4($key) => {
+                let $table = on_table!(@borrow $borrow $self.v4);
+                let $v6 = false;
+                $body
+            }
+            Prefix::V6($key) => {
+                let $table = on_table!(@borrow $borrow $self.v6);
+                let $v6 = true;
+                $body
+            }
+        }
+    };
+    (@borrow ref $e:expr) => {
+        &$e
+    };
+    (@borrow mut $e:expr) => {
+        &mut $e
+    };
+}
+
+impl LocRib {
+    pub fn get(&self, prefix: &Prefix) -> Option<&Dest> {
+        self.get_at(prefix, Slot::UNKNOWN).filter(|d| d.is_live())
+    }
+
+    /// [`LocRib::get`], trying `slot` first. Also finds a destination
+    /// with no path left that a group has yet to withdraw.
+    pub fn get_at(&self, prefix: &Prefix, slot: Slot) -> Option<&Dest> {
+        on_table!(self, prefix, ref, |t, k, v6| t.get_at(k, slot.index_in(v6)))
+    }
+
+    /// Destinations with a path (a walk: only for counts shown).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// Every destination, with or without a path, and its slot.
+    fn all(&self) -> impl Iterator<Item = (Prefix, Slot, &Dest)> {
+        let v4 = (self.v4.dests.iter().enumerate())
+            .map(|(i, (k, d))| (Prefix::V4(*k), Slot::at(false, i), d));
+        let v6 = (self.v6.dests.iter().enumerate())
+            .map(|(i, (k, d))| (Prefix::V6(*k), Slot::at(true, i), d));
+        v4.chain(v6)
+    }
+
+    /// Destinations with a path, IPv4 first.
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix, &Dest)> {
+        self.all()
+            .filter(|(_, _, d)| d.is_live())
+            .map(|(prefix, _, d)| (prefix, d))
+    }
+
+    pub fn family(&self, family: Family) -> impl Iterator<Item = (Prefix, &Dest)> {
+        self.iter().filter(move |(p, _)| prefix_family(p) == family)
+    }
+
+    /// Every destination, with or without a path, and its slot: what an
+    /// export group looks at to redo its whole Adj-RIB-Out.
+    pub fn slots(&self) -> impl Iterator<Item = (Prefix, Slot)> {
+        self.all().map(|(prefix, slot, _)| (prefix, slot))
+    }
+
+    /// What `group` advertised for `prefix` (found at `slot` or by hash).
+    pub fn advertised(&self, prefix: &Prefix, slot: Slot, group: GroupId) -> Option<&Advertised> {
+        self.get_at(prefix, slot)?.advertised(group)
+    }
+
+    /// Records what a group advertises for `prefix`, which has a path;
+    /// gives what it had advertised before.
+    pub fn advertise(
+        &mut self,
+        prefix: &Prefix,
+        slot: Slot,
+        adv: Advertised,
+    ) -> Option<Advertised> {
+        on_table!(self, prefix, mut, |t, k, v6| t.advertise(
+            k,
+            slot.index_in(v6),
+            adv
+        ))
+    }
+
+    /// Records that `group` withdrew `prefix`; gives what it had
+    /// advertised. The destination goes if that was all that held it.
+    pub fn unadvertise(
+        &mut self,
+        prefix: &Prefix,
+        slot: Slot,
+        group: GroupId,
+    ) -> Option<Advertised> {
+        on_table!(self, prefix, mut, |t, k, v6| t.unadvertise(
+            k,
+            slot.index_in(v6),
+            group
+        ))
+    }
+
+    /// The Adj-RIB-Out of `group`.
+    pub fn adj_rib_out(&self, group: GroupId) -> impl Iterator<Item = (Prefix, &Advertised)> {
+        self.all()
+            .filter_map(move |(prefix, _, d)| Some((prefix, d.advertised(group)?)))
+    }
+
+    /// Drops the Adj-RIB-Out of a group that is no more, and the
+    /// destinations only it held.
+    pub fn forget_group(&mut self, group: GroupId) {
+        self.v4.forget_group(group);
+        self.v6.forget_group(group);
+    }
+
+    /// Adds or replaces the path with the same source and path id; true
+    /// if it is new, and where the destination is. The decision is not
+    /// rerun: call [`LocRib::decide`] after a batch.
+    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> (bool, Slot) {
+        on_table!(self, prefix, mut, |t, k, v6| {
+            let (new, index) = t.upsert(k, path);
+            (new, Slot::at(v6, index))
+        })
+    }
+
+    fn get_mut(&mut self, prefix: &Prefix) -> Option<&mut Dest> {
+        on_table!(self, prefix, mut, |t, k, _v6| t.dests.get_mut(k))
     }
 
     /// Removes the path with this source and path id; true if there was one.
     pub fn remove(&mut self, prefix: &Prefix, source: Source, path_id: Option<PathId>) -> bool {
-        let Some(dest) = self.dests.get_mut(prefix) else {
-            return false;
-        };
-        dest.remove_paths(|p| p.source == source && p.path_id == path_id) > 0
+        self.get_mut(prefix).is_some_and(|dest| {
+            dest.remove_paths(|p| p.source == source && p.path_id == path_id) > 0
+        })
     }
 
     /// Prefixes with a path from `source` matching `filter`, for sweeping.
@@ -380,14 +565,13 @@ impl LocRib {
         source: Source,
         filter: impl Fn(&Prefix, &Path) -> bool,
     ) -> Vec<Prefix> {
-        self.dests
-            .iter()
+        self.iter()
             .filter(|(prefix, d)| {
                 d.paths
                     .iter()
                     .any(|p| p.source == source && filter(prefix, p))
             })
-            .map(|(prefix, _)| *prefix)
+            .map(|(prefix, _)| prefix)
             .collect()
     }
 
@@ -399,7 +583,7 @@ impl LocRib {
         mut f: impl FnMut(&mut Path),
     ) {
         for prefix in prefixes {
-            if let Some(d) = self.dests.get_mut(prefix) {
+            if let Some(d) = self.get_mut(prefix) {
                 d.paths
                     .iter_mut()
                     .filter(|p| p.source == source)
@@ -418,7 +602,7 @@ impl LocRib {
     ) -> Vec<Prefix> {
         let mut removed = Vec::new();
         for prefix in prefixes {
-            if let Some(d) = self.dests.get_mut(prefix) {
+            if let Some(d) = self.get_mut(prefix) {
                 let gone = d.remove_paths(|p| p.source == source && remove(p));
                 removed.extend(std::iter::repeat_n(*prefix, gone));
             }
@@ -437,75 +621,11 @@ impl LocRib {
         cfg: &DecisionConfig,
         origin: impl Fn(Source) -> Origin,
     ) -> (Change, Slot, Option<&Dest>) {
-        let Some(index) = self.index_of(prefix, slot) else {
-            return (Change::None, Slot::UNKNOWN, None);
-        };
-        if let Some((_, dest)) = self.dests.get_index(index)
-            && dest.is_dead()
-        {
-            let change = if dest.had_best {
-                Change::Best
-            } else {
-                Change::None
-            };
-            // Order means nothing here: the last one takes the hole.
-            self.dests.swap_remove_index(index);
-            return (change, Slot::UNKNOWN, None);
-        }
-        let Some((_, dest)) = self.dests.get_index_mut(index) else {
-            return (Change::None, Slot::UNKNOWN, None);
-        };
-        let changed = std::mem::take(&mut dest.selected_changed);
-        if dest.paths.is_empty() {
-            // Still advertised: kept, with no best, until withdrawn.
-            let change = if std::mem::take(&mut dest.had_best) {
-                Change::Best
-            } else {
-                Change::None
-            };
-            return (change, Slot::of(index), Some(dest));
-        }
-        let same = if let [p] = dest.paths.as_mut_slice() {
-            // One path: it is the best and the whole multipath set, with no
-            // comparison to make (what `decide` would say, without its
-            // allocations: the common case of a relayed table).
-            let was_best = p.is_best();
-            p.lost = None;
-            p.multipath = true;
-            was_best
-        } else {
-            let before: SmallVec<[(bool, bool); 4]> = dest
-                .paths
-                .iter()
-                .map(|p| (p.multipath, p.is_best()))
-                .collect();
-            let candidates: Vec<Candidate<'_>> = dest
-                .paths
-                .iter()
-                .map(|p| Candidate {
-                    attrs: &p.attrs,
-                    origin: origin(p.source),
-                    path_id: p.path_id,
-                })
-                .collect();
-            let decision = decide(&candidates, cfg);
-            for (i, p) in dest.paths.iter_mut().enumerate() {
-                p.lost = decision.lost[i];
-                p.multipath = decision.multipath.contains(&i);
-            }
-            dest.paths
-                .iter()
-                .zip(&before)
-                .all(|(p, was)| (p.multipath, p.is_best()) == *was)
-        };
-        dest.had_best = true;
-        // The same paths with the very same attributes: nothing to tell.
-        let change = if same && !changed {
-            Change::Other
-        } else {
-            Change::Best
-        };
-        (change, Slot::of(index), Some(dest))
+        on_table!(self, prefix, mut, |t, k, v6| {
+            let (change, index, dest) = t.decide(k, slot.index_in(v6), cfg, origin);
+            let slot = index.map_or(Slot::UNKNOWN, |i| Slot::at(v6, i));
+            (change, slot, dest)
+        })
     }
 }
 
@@ -574,6 +694,16 @@ mod tests {
         assert_eq!(slot, slot_a);
         assert!(rib.get_at(&c, Slot::UNKNOWN).is_some());
         assert!(rib.get_at(&b, slot_a).is_some());
+
+        // Each family has its table: the first IPv6 destination sits at
+        // index 0 of its own, and its slot says so.
+        let v6 = p("fd00:10:244:1::/64");
+        let (_, slot_v6) = rib.upsert(v6, path(source));
+        assert_ne!(slot_v6, slot_a);
+        assert!(rib.get_at(&v6, slot_a).is_some());
+        assert_eq!(rib.get_at(&c, slot_v6).map(|d| d.paths.len()), Some(1));
+        let in_order: Vec<Prefix> = rib.iter().map(|(prefix, _)| prefix).collect();
+        assert_eq!(in_order, [c, b, v6], "IPv4 first");
     }
 
     /// What a decision tells (RFC 4271 §9.1.2, §9.1.3: only a change of

@@ -178,7 +178,6 @@ impl Speaker {
             self.rib
                 .slots()
                 .filter(|(prefix, _)| families.contains(prefix_family(prefix)))
-                .map(|(prefix, slot)| (*prefix, slot))
                 .collect()
         } else {
             g.pending.take()
@@ -316,8 +315,8 @@ impl Speaker {
         let families = p.dump;
         let mut batch = Batch::default();
         for (prefix, attrs) in super::group::view(&self.rib, gid, pid) {
-            if families.contains(prefix_family(prefix)) {
-                batch.announce(Audience::Only(pid), attrs, *prefix);
+            if families.contains(prefix_family(&prefix)) {
+                batch.announce(Audience::Only(pid), attrs, prefix);
             }
         }
         if let Some(had) = &p.stale_view {

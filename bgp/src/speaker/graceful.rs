@@ -199,7 +199,7 @@ impl Speaker {
                 p.session.set_config(sc);
             }
         }
-        let all: Vec<_> = self.rib.iter().map(|(prefix, _)| *prefix).collect();
+        let all: Vec<_> = self.rib.iter().map(|(prefix, _)| prefix).collect();
         self.dirty.extend(all);
         self.initial_sync_reported = true;
         self.out.push(Output::InitialSyncDone);

@@ -96,7 +96,7 @@ pub(crate) fn view(
     rib: &LocRib,
     gid: GroupId,
     pid: PeerId,
-) -> impl Iterator<Item = (&Prefix, &SharedAttrs)> {
+) -> impl Iterator<Item = (Prefix, &SharedAttrs)> {
     rib.adj_rib_out(gid)
         .filter(move |(_, a)| a.from() != Some(pid))
         .map(|(p, a)| (p, a.attrs()))
@@ -191,7 +191,7 @@ impl Speaker {
             return;
         }
         let had: Vec<Prefix> = view(&self.rib, gid, pid)
-            .map(|(prefix, _)| *prefix)
+            .map(|(prefix, _)| prefix)
             .collect();
         self.leave_group(pid);
         self.join_group(pid);

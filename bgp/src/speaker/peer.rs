@@ -217,7 +217,7 @@ impl<'a> PeerView<'a> {
 
     /// What the peer was sent: its export group's Adj-RIB-Out but the
     /// routes that came from it.
-    pub fn adj_rib_out(&self) -> impl Iterator<Item = (&'a Prefix, &'a SharedAttrs)> {
+    pub fn adj_rib_out(&self) -> impl Iterator<Item = (Prefix, &'a SharedAttrs)> {
         let (rib, id) = (self.rib, self.peer.id);
         self.peer
             .group
