@@ -12,7 +12,8 @@ use bgp::fsm::{DownReason, State};
 use bgp::policy::{Condition, Fallthrough, Policy, PrefixRange, PrefixSet, Rule, Verdict};
 use bgp::rib::{LossReason, Source};
 use bgp::speaker::{
-    DynamicNeighbors, Input, LocalRoute, MaxPrefix, MaxPrefixAction, PeerConfig, PeerEventKind,
+    DynamicNeighbors, Input, LocalRoute, MaxPrefix, MaxPrefixAction, Output, PeerConfig,
+    PeerEventKind,
 };
 use bgp::types::{Asn, Community, Family, LargeCommunity, RouterId};
 use bgp::wire::{CeaseSubcode, ErrorCode, NextHop};
@@ -619,6 +620,32 @@ fn graceful_restart_keeps_routes_and_sweeps_what_did_not_come_back() {
         )),
         1
     );
+}
+
+/// RFC 4724 §4.1: the end of our selection deferral tells the FIB that the
+/// table is whole and what it kept from before and was not given again is
+/// stale. So it comes after the routes of the pass that ended the deferral;
+/// told first, the agent's FIB deleted kept routes for a moment.
+#[test]
+fn the_end_of_the_deferral_comes_after_the_routes_it_chose() {
+    let mut config = Net::config(1, 65001);
+    config.graceful_restart.restarting = true;
+    let now = std::time::Instant::now();
+    let mut speaker = bgp::speaker::Speaker::new(config, now);
+    // No peer to wait for: the deferral ends in this very pass.
+    let outputs = speaker.handle(
+        now,
+        Input::Originate(LocalRoute::new(prefix("10.244.1.0/24"))),
+    );
+    let order: Vec<&str> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Route(_) => Some("route"),
+            Output::InitialSyncDone => Some("synced"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["route", "synced"]);
 }
 
 #[test]

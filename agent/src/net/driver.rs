@@ -666,6 +666,14 @@ impl Driver {
     }
 
     fn apply(&mut self, outs: Vec<Output>) {
+        // The speaker reports the end of its selection deferral ahead of the
+        // best paths that same pass chose (the whole table, after a graceful
+        // restart). The FIB takes `Synced` as "the table is complete" and
+        // deletes every kept route not relearned by then, so it must come
+        // after those paths: sent first, the FIB thread could reconcile in
+        // between and take the routes of a restart out of the kernel for a
+        // moment (pod traffic gets "network unreachable").
+        let mut synced = false;
         for o in outs {
             self.metrics.observe(&o);
             match o {
@@ -715,15 +723,17 @@ impl Driver {
                 }
                 Output::InitialSyncDone => {
                     info!("initial routing table complete");
-                    if let Some(f) = &mut self.fib {
-                        f.send(crate::fib::Command::Synced);
-                    }
+                    synced = true;
                 }
             }
         }
-        // The best-path changes of this input, in one go.
+        // The best-path changes of this input, in one go; then, if the
+        // initial table is complete, that it is.
         if let Some(f) = &mut self.fib {
             f.flush();
+            if synced {
+                f.send(crate::fib::Command::Synced);
+            }
         }
     }
 }
@@ -802,3 +812,6 @@ fn log_event(e: &PeerEvent) {
         PeerEventKind::Warning { message } => warn!(%peer, "{message}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::peer::{Facts, Up};
-use super::{Output, PeerEventKind, Speaker};
+use super::{PeerEventKind, Speaker};
 use crate::fsm::{Down, Negotiated};
 use crate::rib::{PeerId, Source, prefix_family};
 use crate::types::{Family, FamilySet};
@@ -164,10 +164,6 @@ impl Speaker {
     /// from every configured peer (or for the deferral timer).
     pub(super) fn check_deferral(&mut self, now: Instant) {
         let Some(deadline) = self.deferral else {
-            if !self.initial_sync_reported {
-                self.initial_sync_reported = true;
-                self.out.push(Output::InitialSyncDone);
-            }
             return;
         };
         let waiting = self.peers.values().any(|p| {
@@ -201,7 +197,5 @@ impl Speaker {
         }
         let all: Vec<_> = self.rib.iter().map(|(prefix, _)| prefix).collect();
         self.dirty.extend(all);
-        self.initial_sync_reported = true;
-        self.out.push(Output::InitialSyncDone);
     }
 }

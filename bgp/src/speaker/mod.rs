@@ -500,6 +500,12 @@ impl Speaker {
                 changed.push((prefix, slot));
             }
         }
+        // After the routes it chose: what the FIB has by then is the whole
+        // table, and what it kept from before and was not given is stale.
+        if !self.initial_sync_reported {
+            self.initial_sync_reported = true;
+            self.out.push(Output::InitialSyncDone);
+        }
         for g in self.groups.values_mut() {
             g.pending.extend(changed.iter().copied());
         }
