@@ -3,6 +3,7 @@
 
 mod attrs;
 mod decision;
+mod dense;
 mod table;
 
 pub use attrs::{Interner, RouteAttrs, SharedAttrs};

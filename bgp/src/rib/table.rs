@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
 use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::attrs::SharedAttrs;
 use super::decision::{Candidate, DecisionConfig, LossReason, Origin, decide};
+use super::dense::DenseMap;
 use crate::types::{Family, Ipv4Prefix, Ipv6Prefix, PathId, Prefix};
 
 /// A configured peer, as the RIB names it.
@@ -217,19 +217,19 @@ pub struct LocRib {
     v6: Table<Ipv6Prefix>,
 }
 
-/// The destinations of one family. An index map, not a plain hash table:
-/// the destinations sit dense in one vector and the hash table holds only
-/// their positions, so a million destinations do not cost a power-of-two
-/// table of them, half empty, copied whole at each growth.
+/// The destinations of one family. Dense in one vector with a hash table
+/// of their positions beside it, not a plain hash table: a million
+/// destinations do not cost a power-of-two table of them, half empty,
+/// copied whole at each growth.
 #[derive(Debug)]
 struct Table<K> {
-    dests: IndexMap<K, Dest, PrefixHasher>,
+    dests: DenseMap<K, Dest>,
 }
 
 impl<K> Default for Table<K> {
     fn default() -> Self {
         Table {
-            dests: IndexMap::default(),
+            dests: DenseMap::default(),
         }
     }
 }
@@ -271,9 +271,7 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
     }
 
     fn upsert(&mut self, key: K, path: Path) -> (bool, usize) {
-        let entry = self.dests.entry(key);
-        let index = entry.index();
-        let dest = entry.or_default();
+        let (index, dest) = self.dests.entry_or_default(key);
         let new = match dest
             .paths
             .iter_mut()
@@ -327,7 +325,7 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
     }
 
     fn forget_group(&mut self, group: GroupId) {
-        self.dests.retain(|_, d| {
+        self.dests.retain(|_, d: &mut Dest| {
             d.out.retain(|a| a.group != group);
             !d.is_dead()
         });
