@@ -4,10 +4,12 @@
 mod attrs;
 mod decision;
 mod dense;
+mod paths;
 mod table;
 
 pub use attrs::{Interner, RouteAttrs, SharedAttrs};
 pub use decision::{Candidate, Decision, DecisionConfig, LossReason, Origin, decide};
+pub use paths::Paths;
 pub use table::{
     Advertised, Change, Dest, GroupId, LocRib, Path, PeerId, PrefixHasher, Since, Slot, Source,
     prefix_family,
