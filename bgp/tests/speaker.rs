@@ -765,8 +765,9 @@ fn dynamic_neighbours_come_and_go_with_their_sessions() {
     );
 }
 
-#[test]
-fn min_advertisement_interval_batches_changes() {
+/// a (AS 65001) and b (AS 65002), open both ways, a sending b UPDATEs at
+/// most once per `interval`.
+fn pair_with_mrai(interval: Duration) -> (Net, usize, usize) {
     let mut net = Net::new();
     let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
     let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
@@ -775,10 +776,16 @@ fn min_advertisement_interval_batches_changes() {
         b,
         |c| {
             open_policy(c);
-            c.min_advertisement_interval = Duration::from_secs(5);
+            c.min_advertisement_interval = interval;
         },
         open_policy,
     );
+    (net, a, b)
+}
+
+#[test]
+fn min_advertisement_interval_batches_changes() {
+    let (mut net, a, b) = pair_with_mrai(Duration::from_secs(5));
     net.run(5 * SEC);
     let sent = |net: &Net| counters(net, a, "192.0.2.2").updates_sent;
     let before = sent(&net);
@@ -803,18 +810,7 @@ fn min_advertisement_interval_batches_changes() {
 /// withdrawal is sent, then goes for good.
 #[test]
 fn a_withdrawal_held_back_by_mrai_is_sent_and_then_forgotten() {
-    let mut net = Net::new();
-    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
-    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
-    net.peer(
-        a,
-        b,
-        |c| {
-            open_policy(c);
-            c.min_advertisement_interval = Duration::from_secs(5);
-        },
-        open_policy,
-    );
+    let (mut net, a, b) = pair_with_mrai(Duration::from_secs(5));
     net.run(5 * SEC);
     originate(&mut net, a, "10.244.1.0/24");
     net.run(SEC / 10);
@@ -838,18 +834,7 @@ fn a_withdrawal_held_back_by_mrai_is_sent_and_then_forgotten() {
 /// it, and the destinations only that kept.
 #[test]
 fn a_group_gone_takes_its_adj_rib_out_along() {
-    let mut net = Net::new();
-    let a = net.add("a", 1, with_policies(Net::config(1, 65001)));
-    let b = net.add("b", 2, with_policies(Net::config(2, 65002)));
-    net.peer(
-        a,
-        b,
-        |c| {
-            open_policy(c);
-            c.min_advertisement_interval = Duration::from_secs(30);
-        },
-        open_policy,
-    );
+    let (mut net, a, _b) = pair_with_mrai(Duration::from_secs(30));
     // Past the interval begun by the session's first (empty) table.
     net.run(31 * SEC);
     originate(&mut net, a, "10.244.1.0/24");

@@ -86,23 +86,11 @@ impl<'a> IntoIterator for &'a Paths {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
-    use std::sync::Arc;
-
     use super::*;
-    use crate::rib::{PeerId, RouteAttrs, Since, Source};
-    use crate::wire::NextHop;
+    use crate::rib::{PeerId, Source};
 
     fn path(n: u32) -> Path {
-        Path {
-            source: Source::Peer(PeerId(n)),
-            path_id: None,
-            attrs: Arc::new(RouteAttrs::local(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)))),
-            stale: false,
-            since: Since::default(),
-            lost: None,
-            multipath: false,
-        }
+        crate::rib::table::tests::path(Source::Peer(PeerId(n)))
     }
 
     fn peers(paths: &Paths) -> Vec<Source> {

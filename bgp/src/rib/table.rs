@@ -637,7 +637,7 @@ pub fn prefix_family(p: &Prefix) -> Family {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::net::Ipv4Addr;
     use std::sync::Arc;
 
@@ -645,7 +645,9 @@ mod tests {
     use crate::rib::RouteAttrs;
     use crate::wire::NextHop;
 
-    fn path(source: Source) -> Path {
+    /// A path from `source` with a local route's attributes (each call its
+    /// own set: not interned).
+    pub(in crate::rib) fn path(source: Source) -> Path {
         Path {
             source,
             path_id: None,
