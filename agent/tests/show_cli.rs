@@ -6,15 +6,21 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use serde_json::{Value, json};
 
+#[path = "../src/test_dir.rs"]
+mod test_dir;
+
+use test_dir::TempDir;
+
 /// A fake agent: answers every connection with `answer(request)`.
 struct FakeAgent {
-    dir: PathBuf,
+    /// Removed when the agent is dropped, after its thread has ended.
+    _dir: TempDir,
     socket: PathBuf,
     requests: Arc<Mutex<Vec<Value>>>,
     stop: Arc<AtomicBool>,
@@ -23,15 +29,8 @@ struct FakeAgent {
 
 impl FakeAgent {
     fn start(name: &str, answer: impl Fn(&Value) -> Value + Send + 'static) -> FakeAgent {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "podroute-show-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let socket = dir.join("podroute.sock");
+        let dir = TempDir::new(&format!("show-{name}"));
+        let socket = dir.0.join("podroute.sock");
         let listener = UnixListener::bind(&socket).unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -59,7 +58,7 @@ impl FakeAgent {
             }
         });
         FakeAgent {
-            dir,
+            _dir: dir,
             socket,
             requests,
             stop,
@@ -97,7 +96,6 @@ impl Drop for FakeAgent {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
